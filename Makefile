@@ -1,0 +1,69 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := run
+
+GO         ?= go
+BIN        := bin/chat
+WASM       := web/app.wasm
+GOBIN      := $(shell $(GO) env GOPATH)/bin
+STATICCHECK_VERSION := v0.8.2
+# Bounded time for each test binary: the end-to-end tests drive real browsers.
+TEST_TIMEOUT ?= 15m
+
+.PHONY: run build wasm test bench lint vet deps-build deps-test clean
+
+## run: build everything and serve the chat at http://localhost:3000 (ADDR overrides).
+run: build
+	./$(BIN)
+
+## build: the server binary, with the client embedded and its version set.
+build: wasm
+	@v=$$(cat web/app.wasm web/app.css web/icon* | sha256sum | cut -c1-16); \
+	echo "version $$v"; \
+	$(GO) build -trimpath -ldflags "-X main.version=$$v" -o $(BIN) .
+
+## wasm: the browser client, web/app.wasm, and its brotli and gzip variants.
+wasm: deps-build
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o $(WASM) .
+	gzip -9 -n -k -f $(WASM)
+	brotli -q 11 -f -o $(WASM).br $(WASM)
+	@ls -l $(WASM) $(WASM).gz $(WASM).br | awk '{print $$5, $$9}'
+
+## test: format, vet, staticcheck, then every test (browser tests included) under the race detector; fails on any skip.
+test: deps-test wasm lint
+	@log=$$(mktemp); \
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -v ./... 2>&1 | tee $$log | grep -E '^(=== RUN|--- (FAIL|SKIP)|FAIL|ok|PASS|panic)' | grep -v '^=== RUN' ; \
+	if grep -q -- '--- SKIP' $$log; then echo "make test: skipped tests are not allowed:"; grep -- '--- SKIP' $$log; exit 1; fi; \
+	passed=$$(grep -c -- '--- PASS' $$log || true); failed=$$(grep -c -- '--- FAIL' $$log || true); \
+	echo "tests: $$passed passed, $$failed failed"; \
+	rm -f $$log
+
+## lint: gofmt, go vet (server and browser builds) and staticcheck.
+lint: vet
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GOBIN)/staticcheck ./...
+	GOOS=js GOARCH=wasm $(GOBIN)/staticcheck ./app/... .
+
+vet:
+	$(GO) vet ./...
+	GOOS=js GOARCH=wasm $(GO) vet ./app/... .
+	@if GOOS=js GOARCH=wasm $(GO) list -deps . | grep -E '/server|sqlite|nats'; then \
+		echo "the browser binary links server code"; exit 1; fi
+
+## bench: the benchmarks (hub fan-out, event encoding, …).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Tools the build needs: brotli for the precompressed client.
+deps-build:
+	@command -v brotli >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq brotli; }
+
+# Tools the tests need: Chromium for the browser tests, staticcheck.
+deps-test: deps-build
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@test -x $(GOBIN)/staticcheck || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+clean:
+	rm -rf bin $(WASM) $(WASM).gz $(WASM).br

@@ -1,0 +1,61 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/coder/websocket"
+
+	"github.com/chatwasm/chat/app/event"
+)
+
+// Conn is a client's connection to the chat server, speaking the protocol of
+// package event. It builds for the browser (on its WebSocket) and natively,
+// where tests and tools use it as a protocol client. Read must be called
+// from one goroutine; Send is safe for concurrent use.
+type Conn struct {
+	ws *websocket.Conn
+}
+
+// Dial opens a connection to the server's WebSocket endpoint at url
+// (ws://host/ws or wss://host/ws).
+func Dial(ctx context.Context, url string) (*Conn, error) {
+	ws, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", url, err)
+	}
+	// The server coalesces events into frames of up to 64 KiB; the browser
+	// side's default limit is 32 KiB.
+	ws.SetReadLimit(event.MaxServerFrameBytes)
+	return &Conn{ws: ws}, nil
+}
+
+// Send writes one client event. In the browser it does not block.
+func (c *Conn) Send(ctx context.Context, e event.Event) error {
+	b, err := event.Encode(e)
+	if err != nil {
+		return err
+	}
+	if err := c.ws.Write(ctx, websocket.MessageText, b); err != nil {
+		return fmt.Errorf("send %s: %w", e.Type(), err)
+	}
+	return nil
+}
+
+// Read returns the events of the next server frame. An event of a type this
+// client does not know (from a newer server) is skipped, not an error.
+// Cancelling ctx closes the connection (the browser cannot abandon a read).
+func (c *Conn) Read(ctx context.Context) ([]event.Event, error) {
+	_, frame, err := c.ws.Read(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read: %w", err)
+	}
+	// An event that does not decode is from a newer server: skip it.
+	events, _ := event.DecodeServer(frame)
+	return events, nil
+}
+
+// Close closes the connection normally.
+func (c *Conn) Close() error {
+	return c.ws.Close(websocket.StatusNormalClosure, "bye")
+}

@@ -1,0 +1,179 @@
+package event
+
+import (
+	"bytes"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestServerEventsRoundTrip(t *testing.T) {
+	t.Parallel()
+	events := []Event{
+		Joined{Room: DefaultRoom, User: "u1", Name: "Ann"},
+		UserJoined{Room: DefaultRoom, User: "u2", Name: "Bob"},
+		UserLeft{Room: DefaultRoom, User: "u2", Name: "Bob"},
+		Message{Room: DefaultRoom, Seq: 42, ID: "c-1", User: "u1", Name: "Ann", Text: "<img src=x onerror=alert(1)>\n\"quoted\" & é 🙂", Time: 1764150000123},
+		Message{Room: DefaultRoom, Seq: 1, User: "u1", Name: "Ann", Text: "no id"},
+		Error{Code: CodeInvalidText, Message: ErrTextTooLong.Error(), ID: "c-2"},
+		Error{Code: CodeBadFrame, Message: ErrBadFrame.Error()},
+	}
+	for _, e := range events {
+		t.Run(string(e.Type()), func(t *testing.T) {
+			t.Parallel()
+			b, err := Encode(e)
+			if err != nil {
+				t.Fatalf("Encode: %v", err)
+			}
+			if bytes.ContainsRune(b, '\n') {
+				t.Fatalf("encoded event holds a newline: %s", b)
+			}
+			if want := `{"type":"` + string(e.Type()) + `"`; !bytes.HasPrefix(b, []byte(want)) {
+				t.Fatalf("encoded event %s does not start with %s", b, want)
+			}
+			got, err := DecodeServer(b)
+			if err != nil {
+				t.Fatalf("DecodeServer(%s): %v", b, err)
+			}
+			if len(got) != 1 || !reflect.DeepEqual(got[0], e) {
+				t.Fatalf("round trip of %s: got %#v, want %#v", b, got, e)
+			}
+		})
+	}
+}
+
+func TestClientEventsRoundTrip(t *testing.T) {
+	t.Parallel()
+	events := []Event{
+		Join{Name: "Ann"},
+		Join{Name: strings.Repeat("é", MaxNameLen)},
+		Send{Text: "hello"},
+		Send{ID: "0192f4a0-7d1c-7c3e-9f00-5b1d2f3e4a5b", Text: "multi\nline\twith tab"},
+		Send{Text: strings.Repeat("🙂", MaxTextLen)},
+		Send{Text: strings.Repeat("<", MaxTextLen)},
+	}
+	for _, e := range events {
+		b, err := Encode(e)
+		if err != nil {
+			t.Fatalf("Encode(%#v): %v", e, err)
+		}
+		if len(b) > MaxClientFrameBytes {
+			t.Errorf("valid event encodes to %d bytes, over MaxClientFrameBytes", len(b))
+		}
+		got, err := DecodeClient(b)
+		if err != nil {
+			t.Fatalf("DecodeClient(%.80s): %v", b, err)
+		}
+		if !reflect.DeepEqual(got, e) {
+			t.Fatalf("round trip: got %#v, want %#v", got, e)
+		}
+	}
+}
+
+func TestDecodeClientRefuses(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		frame string
+		err   error
+		code  Code
+	}{
+		{"not JSON", `hello`, ErrBadFrame, CodeBadFrame},
+		{"truncated", `{"type":"join","name":"A`, ErrBadFrame, CodeBadFrame},
+		{"array", `[{"type":"join"}]`, ErrBadFrame, CodeBadFrame},
+		{"string", `"join"`, ErrBadFrame, CodeBadFrame},
+		{"null", `null`, ErrBadFrame, CodeBadFrame},
+		{"no type", `{"name":"Ann"}`, ErrBadFrame, CodeBadFrame},
+		{"type not a string", `{"type":7}`, ErrBadFrame, CodeBadFrame},
+		{"field of wrong type", `{"type":"join","name":7}`, ErrBadFrame, CodeBadFrame},
+		{"trailing garbage", `{"type":"join","name":"Ann"} x`, ErrBadFrame, CodeBadFrame},
+		{"two events", "{\"type\":\"send\",\"text\":\"a\"}\n{\"type\":\"send\",\"text\":\"b\"}", ErrBadFrame, CodeBadFrame},
+		{"unknown type", `{"type":"shout","text":"hi"}`, ErrUnknownType, CodeUnknownType},
+		{"server type", `{"type":"message","text":"hi"}`, ErrUnknownType, CodeUnknownType},
+		{"join without name", `{"type":"join"}`, ErrMissingField, CodeMissingField},
+		{"send without text", `{"type":"send","id":"1"}`, ErrMissingField, CodeMissingField},
+		{"empty name", `{"type":"join","name":""}`, ErrNameEmpty, CodeInvalidName},
+		{"blank name", `{"type":"join","name":" \t "}`, ErrNameEmpty, CodeInvalidName},
+		{"long name", `{"type":"join","name":"` + strings.Repeat("a", MaxNameLen+1) + `"}`, ErrNameTooLong, CodeInvalidName},
+		{"control in name", `{"type":"join","name":"a\u0007b"}`, ErrNameInvalid, CodeInvalidName},
+		{"newline in name", `{"type":"join","name":"a\nb"}`, ErrNameInvalid, CodeInvalidName},
+		{"empty text", `{"type":"send","text":""}`, ErrTextEmpty, CodeInvalidText},
+		{"blank text", `{"type":"send","text":"  \n "}`, ErrTextEmpty, CodeInvalidText},
+		{"long text", `{"type":"send","text":"` + strings.Repeat("x", MaxTextLen+1) + `"}`, ErrTextTooLong, CodeInvalidText},
+		{"control in text", `{"type":"send","text":"a\u0000b"}`, ErrTextInvalid, CodeInvalidText},
+		{"long id", `{"type":"send","id":"` + strings.Repeat("i", MaxIDLen+1) + `","text":"a"}`, ErrIDInvalid, CodeInvalidID},
+		{"id with space", `{"type":"send","id":"a b","text":"a"}`, ErrIDInvalid, CodeInvalidID},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e, err := DecodeClient([]byte(tt.frame))
+			if !errors.Is(err, tt.err) {
+				t.Fatalf("DecodeClient(%.60s) = %#v, %v; want error %v", tt.frame, e, err, tt.err)
+			}
+			if got := CodeOf(err); got != tt.code {
+				t.Fatalf("CodeOf(%v) = %s, want %s", err, got, tt.code)
+			}
+		})
+	}
+}
+
+func TestDecodeServerBatch(t *testing.T) {
+	t.Parallel()
+	var frame []byte
+	var want []Event
+	for i := range 5 {
+		e := Message{Room: DefaultRoom, Seq: uint64(i + 1), User: "u", Name: "n", Text: "line\nbreak"}
+		b, err := Encode(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 {
+			frame = append(frame, '\n')
+		}
+		frame = append(frame, b...)
+		want = append(want, e)
+	}
+	got, err := DecodeServer(frame)
+	if err != nil {
+		t.Fatalf("DecodeServer: %v", err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("batch: got %#v, want %#v", got, want)
+	}
+
+	// An unknown event is skipped; the events around it are kept.
+	frame = append([]byte("{\"type\":\"from_the_future\"}\n"), frame...)
+	got, err = DecodeServer(frame)
+	if !errors.Is(err, ErrUnknownType) || !reflect.DeepEqual(got, want) {
+		t.Fatalf("batch with unknown event: %d events, %v", len(got), err)
+	}
+}
+
+func TestCodeOfForeignError(t *testing.T) {
+	t.Parallel()
+	if got := CodeOf(errors.New("disk full")); got != CodeInternal {
+		t.Fatalf("CodeOf(foreign) = %s, want %s", got, CodeInternal)
+	}
+}
+
+func BenchmarkEncodeMessage(b *testing.B) {
+	m := Message{Room: DefaultRoom, Seq: 123456, ID: "0192f4a0-7d1c-7c3e-9f00-5b1d2f3e4a5b", User: "3f1c9a", Name: "Ann", Text: "hello, how is everyone doing today?", Time: 1764150000123}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Encode(m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeClientSend(b *testing.B) {
+	frame := []byte(`{"type":"send","id":"0192f4a0-7d1c-7c3e-9f00-5b1d2f3e4a5b","text":"hello, how is everyone doing today?"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeClient(frame); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

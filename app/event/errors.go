@@ -1,0 +1,79 @@
+package event
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code identifies why the server refused a frame, in an Error event.
+type Code string
+
+// Error codes.
+const (
+	CodeBadFrame      Code = "bad_frame"      // not a JSON object with a string "type"
+	CodeUnknownType   Code = "unknown_type"   // "type" names no client event
+	CodeMissingField  Code = "missing_field"  // a required field is absent
+	CodeNotJoined     Code = "not_joined"     // an event other than join before the join
+	CodeAlreadyJoined Code = "already_joined" // a second join on the same connection
+	CodeInvalidName   Code = "invalid_name"   // the name breaks the name rules
+	CodeInvalidText   Code = "invalid_text"   // the text is empty, too long or has control characters
+	CodeInvalidID     Code = "invalid_id"     // a send's id is too long or not visible ASCII
+	CodeInternal      Code = "internal"       // the server failed; the frame may be retried
+)
+
+// Errors returned by Decode and the validation functions. Each maps to a
+// Code through CodeOf, and its text is fit to show to a person.
+var (
+	// ErrBadFrame: the frame is not a JSON object with a string "type".
+	ErrBadFrame = errors.New("frame is not a JSON event object")
+	// ErrUnknownType: the "type" is not one this side accepts.
+	ErrUnknownType = errors.New("unknown event type")
+	// ErrMissingField: a required field is absent.
+	ErrMissingField = errors.New("missing field")
+
+	// ErrIDInvalid: a Send.ID is longer than MaxIDLen or not visible ASCII.
+	ErrIDInvalid = fmt.Errorf("id is longer than %d bytes or not visible ASCII", MaxIDLen)
+
+	// ErrNameEmpty: the name is empty once trimmed.
+	ErrNameEmpty = errors.New("name is empty")
+	// ErrNameTooLong: the name has more than MaxNameLen characters.
+	ErrNameTooLong = fmt.Errorf("name is longer than %d characters", MaxNameLen)
+	// ErrNameInvalid: the name holds control characters or invalid UTF-8.
+	ErrNameInvalid = errors.New("name contains control characters or invalid UTF-8")
+
+	// ErrTextEmpty: the message is empty once trimmed.
+	ErrTextEmpty = errors.New("message is empty")
+	// ErrTextTooLong: the message has more than MaxTextLen characters.
+	ErrTextTooLong = fmt.Errorf("message is longer than %d characters", MaxTextLen)
+	// ErrTextInvalid: the message holds control characters other than tab
+	// and newline, or invalid UTF-8.
+	ErrTextInvalid = errors.New("message contains control characters or invalid UTF-8")
+)
+
+// codes maps each sentinel error to the Code the server answers it with.
+var codes = []struct {
+	err  error
+	code Code
+}{
+	{ErrBadFrame, CodeBadFrame},
+	{ErrUnknownType, CodeUnknownType},
+	{ErrMissingField, CodeMissingField},
+	{ErrIDInvalid, CodeInvalidID},
+	{ErrNameEmpty, CodeInvalidName},
+	{ErrNameTooLong, CodeInvalidName},
+	{ErrNameInvalid, CodeInvalidName},
+	{ErrTextEmpty, CodeInvalidText},
+	{ErrTextTooLong, CodeInvalidText},
+	{ErrTextInvalid, CodeInvalidText},
+}
+
+// CodeOf returns the Code for err, which may wrap one of this package's
+// errors; any other error is CodeInternal.
+func CodeOf(err error) Code {
+	for _, c := range codes {
+		if errors.Is(err, c.err) {
+			return c.code
+		}
+	}
+	return CodeInternal
+}

@@ -1,0 +1,41 @@
+package event
+
+// Limits of the protocol. Both sides enforce them: the browser to answer a
+// person at once, the server because it trusts no client.
+const (
+	// MaxNameLen is the longest name, in characters (Unicode code points)
+	// after trimming: 32 fits a full name on a phone's message row.
+	MaxNameLen = 32
+
+	// MaxTextLen is the longest message, in characters after trimming:
+	// 2000 is a long paragraph, the order of what other chats allow.
+	MaxTextLen = 2000
+
+	// MaxClientFrameBytes is the largest frame a client may send: 16 KiB.
+	// The largest valid Send is 2000 characters that JSON escapes to six
+	// bytes each (12,000 bytes) plus its envelope, so no valid frame comes
+	// near it. A larger frame closes the connection with 1009 (message too big).
+	MaxClientFrameBytes = 16 << 10
+
+	// MaxServerFrameBytes is the largest frame the server sends: 64 KiB.
+	// The server coalesces queued events into one frame up to this size, and
+	// the client sets its read limit to it (the browser's default is 32 KiB).
+	// A single event is always below MaxClientFrameBytes, so it always fits.
+	MaxServerFrameBytes = 64 << 10
+
+	// DefaultRoom is the room everyone is in until rooms are addressable.
+	DefaultRoom = "lobby"
+)
+
+// StatusSlowConsumer is the close code (4001, from the range 4000–4999 that
+// RFC 6455 leaves to applications) of a client that did not read fast enough:
+// its outbound queue overflowed. It may reconnect. The server's other close
+// codes are RFC 6455's: 1012 service restart (shutdown), 1008 policy violation
+// (more than MaxProtocolErrors invalid frames), 1009 message too big (a frame
+// over MaxClientFrameBytes), 1011 internal error.
+const StatusSlowConsumer = 4001
+
+// MaxProtocolErrors is how many invalid frames a connection may send before
+// the server closes it with policy violation (1008): 16 forgives a buggy client
+// a few mistakes but stops a flood of garbage from filling the logs.
+const MaxProtocolErrors = 16

@@ -1,0 +1,153 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/chatwasm/chat/app/event"
+)
+
+// DefaultQueueBytes is a client's outbound queue limit when none is set:
+// 1 MiB holds about ten thousand short messages, minutes of a busy room for
+// a tab that is merely throttled, while a stuck client costs little.
+const DefaultQueueBytes = 1 << 20
+
+var (
+	// ErrSlowConsumer is returned by Client.Next once the client's queue
+	// overflowed: the connection should close with event.StatusSlowConsumer.
+	ErrSlowConsumer = errors.New("slow consumer: outbound queue overflowed")
+	// ErrClosed is returned by Client.Next after Client.Close.
+	ErrClosed = errors.New("client closed")
+)
+
+// Client is one connection's side of the hub: who it is, which room it is
+// in, and its outbound queue. The hub appends encoded events to the queue
+// and never waits for the connection; the connection's writer takes them out
+// with Next. All methods are safe for concurrent use.
+type Client struct {
+	limit int
+	wake  chan struct{} // holds a token while the queue has news for Next
+
+	// Set by Hub.Join under the room's lock, read-only afterwards.
+	user, name, room string
+
+	mu     sync.Mutex
+	queue  [][]byte // encoded events, shared with other clients: never modified
+	queued int      // bytes in queue
+	err    error    // why the client stopped: ErrSlowConsumer or ErrClosed
+}
+
+// NewClient returns a client whose queue holds at most queueBytes bytes of
+// events; zero means DefaultQueueBytes.
+func NewClient(queueBytes int) *Client {
+	if queueBytes <= 0 {
+		queueBytes = DefaultQueueBytes
+	}
+	return &Client{limit: queueBytes, wake: make(chan struct{}, 1)}
+}
+
+// User returns the identity the hub gave the client at Join.
+func (c *Client) User() string { return c.user }
+
+// Name returns the client's name as given at Join.
+func (c *Client) Name() string { return c.name }
+
+// Enqueue queues an encoded event for this client alone, such as an Error
+// event answering its frame, with the same limit as the room's events.
+func (c *Client) Enqueue(b []byte) { c.enqueue(b) }
+
+// enqueue appends an encoded event without blocking. A client whose queue
+// would exceed its limit is stopped with ErrSlowConsumer instead: it has
+// fallen too far behind to catch up, and waiting for it would stall the room.
+func (c *Client) enqueue(b []byte) {
+	c.mu.Lock()
+	if c.err == nil {
+		if c.queued+len(b) > c.limit {
+			c.err = ErrSlowConsumer
+			c.queue, c.queued = nil, 0
+		} else {
+			c.queue = append(c.queue, b)
+			c.queued += len(b)
+		}
+	}
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Close stops the client: Next returns ErrClosed from now on, what was
+// still queued is dropped, and the hub queues nothing more for it.
+func (c *Client) Close() {
+	c.mu.Lock()
+	if c.err == nil {
+		c.err = ErrClosed
+	}
+	c.queue, c.queued = nil, 0
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Next blocks until events are queued and appends them to buf as one server
+// frame: as many queued events as fit in event.MaxServerFrameBytes, joined by
+// newlines. A client that is keeping up gets each event as soon as it is
+// queued; one that falls behind gets them coalesced, one write for many. Next
+// returns ErrSlowConsumer or ErrClosed once the client stopped, or ctx's
+// error. Only one goroutine (the connection's writer) may call Next.
+func (c *Client) Next(ctx context.Context, buf []byte) ([]byte, error) {
+	for {
+		c.mu.Lock()
+		if c.err != nil {
+			err := c.err
+			c.mu.Unlock()
+			return buf, err
+		}
+		if len(c.queue) > 0 {
+			buf = c.take(buf)
+			c.mu.Unlock()
+			return buf, nil
+		}
+		c.mu.Unlock()
+		select {
+		case <-c.wake:
+		case <-ctx.Done():
+			return buf, ctx.Err()
+		}
+	}
+}
+
+// take moves the events that fit in one frame from the queue to buf. The
+// first event always fits: no event is larger than a frame.
+func (c *Client) take(buf []byte) []byte {
+	n, size := 0, 0
+	for _, b := range c.queue {
+		if n > 0 && size+1+len(b) > event.MaxServerFrameBytes {
+			break
+		}
+		if n > 0 {
+			buf = append(buf, '\n')
+			size++
+		}
+		buf = append(buf, b...)
+		size += len(b)
+		c.queued -= len(b)
+		n++
+	}
+	clear(c.queue[:n])
+	c.queue = c.queue[n:]
+	if len(c.queue) == 0 {
+		c.queue = nil // drop the backing array: an idle client holds nothing
+	} else {
+		// More is waiting: make sure the writer comes back without a wake-up.
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+	return buf
+}

@@ -1,0 +1,267 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chatwasm/chat/app/event"
+)
+
+// join makes a client and joins it to the lobby.
+func join(t testing.TB, h *Hub, user string, queueBytes int) *Client {
+	t.Helper()
+	c := NewClient(queueBytes)
+	if err := h.Join(c, event.DefaultRoom, user, "name-"+user); err != nil {
+		t.Fatalf("Join(%s): %v", user, err)
+	}
+	return c
+}
+
+// drain returns every event queued for c so far, without waiting.
+func drain(t testing.TB, c *Client) []event.Event {
+	t.Helper()
+	var all []event.Event
+	for {
+		c.mu.Lock()
+		empty := len(c.queue) == 0
+		c.mu.Unlock()
+		if empty {
+			return all
+		}
+		frame, err := c.Next(context.Background(), nil)
+		if err != nil {
+			t.Fatalf("Next: %v", err)
+		}
+		events, err := event.DecodeServer(frame)
+		if err != nil {
+			t.Fatalf("DecodeServer(%s): %v", frame, err)
+		}
+		all = append(all, events...)
+	}
+}
+
+func TestJoinAndLeaveNotices(t *testing.T) {
+	t.Parallel()
+	h := New()
+	ann := join(t, h, "ann", 0)
+	if got, want := drain(t, ann), []event.Event{event.Joined{Room: event.DefaultRoom, User: "ann", Name: "name-ann"}}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("ann after her join: %#v, want %#v", got, want)
+	}
+
+	bob := join(t, h, "bob", 0)
+	if got, want := drain(t, ann), []event.Event{event.UserJoined{Room: event.DefaultRoom, User: "bob", Name: "name-bob"}}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("ann after bob joined: %#v, want %#v", got, want)
+	}
+	if got := drain(t, bob); len(got) != 1 || got[0].Type() != event.TypeJoined {
+		t.Fatalf("bob after his join: %#v, want only Joined", got)
+	}
+	if err := h.Join(bob, event.DefaultRoom, "bob", "again"); !errors.Is(err, ErrAlreadyJoined) {
+		t.Fatalf("second Join: %v, want ErrAlreadyJoined", err)
+	}
+
+	h.Leave(bob)
+	h.Leave(bob) // a second Leave is a no-op
+	if got, want := drain(t, ann), []event.Event{event.UserLeft{Room: event.DefaultRoom, User: "bob", Name: "name-bob"}}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("ann after bob left: %#v, want %#v", got, want)
+	}
+	if n := h.Members(event.DefaultRoom); n != 1 {
+		t.Fatalf("Members = %d, want 1", n)
+	}
+	if _, err := h.Publish(bob, event.Send{Text: "ghost"}); !errors.Is(err, ErrNotJoined) {
+		t.Fatalf("Publish after Leave: %v, want ErrNotJoined", err)
+	}
+	if _, err := h.Publish(NewClient(0), event.Send{Text: "stranger"}); !errors.Is(err, ErrNotJoined) {
+		t.Fatalf("Publish before Join: %v, want ErrNotJoined", err)
+	}
+}
+
+func TestBroadcastOrderAndSeq(t *testing.T) {
+	t.Parallel()
+	h := New()
+	clients := []*Client{join(t, h, "a", 0), join(t, h, "b", 0), join(t, h, "c", 0)}
+	for _, c := range clients {
+		drain(t, c)
+	}
+	for i := range 50 {
+		sender := clients[i%len(clients)]
+		m, err := h.Publish(sender, event.Send{ID: fmt.Sprint("id", i), Text: fmt.Sprint("text ", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Seq != uint64(i+1) || m.User != sender.User() || m.Name != sender.Name() {
+			t.Fatalf("message %d: %#v", i, m)
+		}
+	}
+	for _, c := range clients {
+		got := drain(t, c)
+		if len(got) != 50 {
+			t.Fatalf("%s got %d events, want 50", c.User(), len(got))
+		}
+		for i, e := range got {
+			m := e.(event.Message)
+			if m.Seq != uint64(i+1) || m.Text != fmt.Sprint("text ", i) || m.ID != fmt.Sprint("id", i) {
+				t.Fatalf("%s event %d: %#v", c.User(), i, m)
+			}
+		}
+	}
+}
+
+func TestNextCoalescesWithinFrameLimit(t *testing.T) {
+	t.Parallel()
+	h := New()
+	sender, reader := join(t, h, "s", 0), join(t, h, "r", 0)
+	drain(t, sender)
+	drain(t, reader)
+	text := make([]byte, event.MaxTextLen)
+	for i := range text {
+		text[i] = 'x'
+	}
+	const n = 100
+	for range n {
+		if _, err := h.Publish(sender, event.Send{Text: string(text)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	frames, events := 0, 0
+	for events < n {
+		frame, err := reader.Next(context.Background(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(frame) > event.MaxServerFrameBytes {
+			t.Fatalf("frame of %d bytes, over the %d limit", len(frame), event.MaxServerFrameBytes)
+		}
+		got, err := event.DecodeServer(frame)
+		if err != nil {
+			t.Fatal(err)
+		}
+		frames++
+		events += len(got)
+	}
+	if events != n || frames >= n {
+		t.Fatalf("%d events in %d frames: want %d events coalesced into fewer frames", events, frames, n)
+	}
+}
+
+func TestSlowClientIsStoppedWithoutBlockingOthers(t *testing.T) {
+	t.Parallel()
+	h := New()
+	const limit = 4 << 10
+	slow := join(t, h, "slow", limit) // never reads
+	fast := join(t, h, "fast", 0)
+	drain(t, fast)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	received := make(chan int)
+	go func() {
+		n := 0
+		for n < 1000 {
+			frame, err := fast.Next(ctx, nil)
+			if err != nil {
+				break
+			}
+			events, _ := event.DecodeServer(frame)
+			n += len(events)
+		}
+		received <- n
+	}()
+	for i := range 1000 {
+		if _, err := h.Publish(fast, event.Send{Text: fmt.Sprint("message ", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := <-received; n != 1000 {
+		t.Fatalf("fast client received %d of 1000 messages", n)
+	}
+	if _, err := slow.Next(ctx, nil); !errors.Is(err, ErrSlowConsumer) {
+		t.Fatalf("slow client's Next: %v, want ErrSlowConsumer", err)
+	}
+	slow.mu.Lock()
+	queued := slow.queued
+	slow.mu.Unlock()
+	if queued != 0 {
+		t.Fatalf("stopped slow client still holds %d queued bytes", queued)
+	}
+}
+
+func TestCloseWakesNext(t *testing.T) {
+	t.Parallel()
+	c := NewClient(0)
+	done := make(chan error)
+	go func() {
+		_, err := c.Next(context.Background(), nil)
+		done <- err
+	}()
+	c.Close()
+	if err := <-done; !errors.Is(err, ErrClosed) {
+		t.Fatalf("Next after Close: %v, want ErrClosed", err)
+	}
+}
+
+// TestConcurrentJoinsAndSends runs under -race in make test: many clients
+// join, send and leave at once, and every member that stayed sees every
+// message in one order.
+func TestConcurrentJoinsAndSends(t *testing.T) {
+	t.Parallel()
+	h := New()
+	const stayers, churners, perClient = 8, 16, 25
+	var stay []*Client
+	for i := range stayers {
+		stay = append(stay, join(t, h, fmt.Sprint("stay", i), 0))
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, stayers+churners)
+	for i := range stayers + churners {
+		wg.Go(func() {
+			var c *Client
+			if i < stayers {
+				c = stay[i]
+			} else {
+				c = NewClient(0)
+				if err := h.Join(c, event.DefaultRoom, fmt.Sprint("churn", i), "churner"); err != nil {
+					errs <- err
+					return
+				}
+				defer h.Leave(c)
+			}
+			for j := range perClient {
+				if _, err := h.Publish(c, event.Send{Text: fmt.Sprintf("%d/%d", i, j)}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+
+	var first []string
+	for _, c := range stay {
+		var seqs []string
+		for _, e := range drain(t, c) {
+			if m, ok := e.(event.Message); ok {
+				seqs = append(seqs, fmt.Sprint(m.Seq, m.Text))
+			}
+		}
+		if len(seqs) != (stayers+churners)*perClient {
+			t.Fatalf("%s saw %d messages, want %d", c.User(), len(seqs), (stayers+churners)*perClient)
+		}
+		if first == nil {
+			first = seqs
+		} else if !reflect.DeepEqual(seqs, first) {
+			t.Fatalf("%s saw another order than stay0", c.User())
+		}
+	}
+	if n := h.Members(event.DefaultRoom); n != stayers {
+		t.Fatalf("Members = %d after churners left, want %d", n, stayers)
+	}
+}

@@ -1,0 +1,225 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/google/uuid"
+
+	"github.com/chatwasm/chat/app/event"
+	"github.com/chatwasm/chat/server/hub"
+)
+
+// writeTimeout bounds one frame's write: 10 s. A socket that accepts no bytes
+// for that long is dead or stuck, and its reader would never notice.
+const writeTimeout = 10 * time.Second
+
+// conn is one WebSocket connection: a reader that decodes and applies the
+// client's frames, and a writer that drains the client's hub queue.
+type conn struct {
+	srv    *Server
+	ws     *websocket.Conn
+	client *hub.Client
+
+	errors int // invalid frames so far; only the reader touches it
+
+	// log is shared by the reader and the writer: never reassigned.
+	log *slog.Logger
+
+	closeOnce sync.Once
+}
+
+// serveSocket upgrades the request and serves the connection until either
+// side closes it. websocket.Accept refuses a foreign Origin with 403.
+func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		OriginPatterns: s.cfg.AllowedOrigins,
+	})
+	if err != nil {
+		s.log.Warn("websocket refused", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
+		return
+	}
+	ws.SetReadLimit(event.MaxClientFrameBytes)
+	c := &conn{
+		srv:    s,
+		ws:     ws,
+		client: hub.NewClient(s.cfg.QueueBytes),
+		log:    s.log.With("remote", r.RemoteAddr),
+	}
+	if !s.track(c) {
+		c.close(websocket.StatusServiceRestart, "server restarting")
+		return
+	}
+	defer s.untrack(c)
+	c.serve(r.Context())
+}
+
+// serve runs the writer and the reader until the connection ends, then
+// takes the client out of its room.
+func (c *conn) serve(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	var writer sync.WaitGroup
+	writer.Go(func() { c.write(ctx) })
+	defer func() {
+		if p := recover(); p != nil {
+			// Last resort: client input must never panic the reader, but if
+			// it does, only this connection ends.
+			c.log.Error("connection panicked", "panic", p)
+			c.close(websocket.StatusInternalError, "internal error")
+		}
+		c.srv.hub.Leave(c.client)
+		c.client.Close()
+		cancel()
+		writer.Wait()
+		c.ws.CloseNow()
+	}()
+	c.read(ctx)
+}
+
+// read applies the client's frames until the socket fails or closes.
+func (c *conn) read(ctx context.Context) {
+	for {
+		typ, frame, err := c.ws.Read(ctx)
+		if err != nil {
+			c.logClosed(err)
+			return
+		}
+		if typ != websocket.MessageText {
+			c.refuse(event.ErrBadFrame, "")
+		} else if !c.apply(frame) {
+			return
+		}
+		if c.errors > event.MaxProtocolErrors {
+			c.log.Warn("closing: too many invalid frames", "count", c.errors)
+			c.close(websocket.StatusPolicyViolation, "too many invalid frames")
+			return
+		}
+	}
+}
+
+// apply decodes one text frame and acts on it. It returns false when the
+// connection must end.
+func (c *conn) apply(frame []byte) bool {
+	e, err := event.DecodeClient(frame)
+	if err != nil {
+		id := ""
+		if s, ok := e.(event.Send); ok {
+			id = s.ID
+		}
+		c.refuse(err, id)
+		return true
+	}
+	switch e := e.(type) {
+	case event.Join:
+		err := c.srv.hub.Join(c.client, event.DefaultRoom, uuid.NewString(), e.Name)
+		if errors.Is(err, hub.ErrAlreadyJoined) {
+			c.refuse(errAlreadyJoined, "")
+		} else if err != nil {
+			c.log.Error("join failed", "err", err)
+			c.close(websocket.StatusInternalError, "join failed")
+			return false
+		} else {
+			c.log.Info("joined", "user", c.client.User(), "name", e.Name)
+		}
+	case event.Send:
+		_, err := c.srv.hub.Publish(c.client, e)
+		if errors.Is(err, hub.ErrNotJoined) {
+			c.refuse(errNotJoined, e.ID)
+		} else if err != nil {
+			c.log.Error("publish failed", "err", err)
+			c.refuse(err, e.ID)
+		}
+	}
+	return true
+}
+
+// Errors of the connection's state, answered with their own codes.
+var (
+	errNotJoined     = errors.New("join before sending")
+	errAlreadyJoined = errors.New("already joined")
+)
+
+// refuse answers an invalid frame with an Error event and a log line.
+func (c *conn) refuse(err error, id string) {
+	c.errors++
+	code := event.CodeOf(err)
+	switch {
+	case errors.Is(err, errNotJoined):
+		code = event.CodeNotJoined
+	case errors.Is(err, errAlreadyJoined):
+		code = event.CodeAlreadyJoined
+	}
+	c.log.Info("refused frame", "user", c.client.User(), "code", code, "err", err)
+	b, encErr := event.Encode(event.Error{Code: code, Message: err.Error(), ID: id})
+	if encErr != nil {
+		c.log.Error("encode error event", "err", encErr)
+		return
+	}
+	c.client.Enqueue(b)
+}
+
+// write sends what the hub queues for the client, one frame per Next.
+func (c *conn) write(ctx context.Context) {
+	buf := make([]byte, 0, 512)
+	for {
+		var err error
+		buf, err = c.client.Next(ctx, buf[:0])
+		switch {
+		case errors.Is(err, hub.ErrSlowConsumer):
+			c.log.Warn("closing slow consumer")
+			c.close(event.StatusSlowConsumer, "slow consumer")
+			return
+		case err != nil:
+			return
+		}
+		wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+		err = c.ws.Write(wctx, websocket.MessageText, buf)
+		cancel()
+		if err != nil {
+			c.log.Info("write failed", "err", err)
+			c.ws.CloseNow()
+			return
+		}
+		if cap(buf) > event.MaxServerFrameBytes {
+			buf = nil // a burst grew the buffer: do not keep it while idle
+		}
+	}
+}
+
+// close closes the socket with a status, once; the reader then ends.
+func (c *conn) close(code websocket.StatusCode, reason string) {
+	c.closeOnce.Do(func() {
+		go func() {
+			// Close waits for the peer's close frame, up to 5 s: do not hold
+			// up the caller, which may be the writer.
+			_ = c.ws.Close(code, reason)
+		}()
+	})
+}
+
+// closeForRestart closes the socket with 1012 and waits for the handshake.
+func (c *conn) closeForRestart() {
+	c.closeOnce.Do(func() {
+		_ = c.ws.Close(websocket.StatusServiceRestart, "server restarting")
+	})
+}
+
+// logClosed logs why the reader stopped, at a level matching the cause.
+func (c *conn) logClosed(err error) {
+	status := websocket.CloseStatus(err)
+	switch {
+	case status == websocket.StatusNormalClosure || status == websocket.StatusGoingAway:
+		c.log.Info("closed by client", "status", int(status))
+	case errors.Is(err, websocket.ErrMessageTooBig):
+		c.log.Warn("closed: frame too big", "limit", event.MaxClientFrameBytes)
+	case status != -1:
+		c.log.Info("closed", "status", int(status), "err", err)
+	default:
+		c.log.Info("connection lost", "err", err)
+	}
+}
