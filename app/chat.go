@@ -174,6 +174,16 @@ func (c *Chat) onSend(ctx goapp.Context, e goapp.Event) {
 	}
 	c.draft = ""
 	c.sendErr = ""
+	setValue("message-input", "")
+}
+
+// onInput keeps a copy of what an input holds. The input is not bound to
+// it: setting the value on each render would race with fast typing and drop
+// characters.
+func (c *Chat) onInput(dst *string) goapp.EventHandler {
+	return func(ctx goapp.Context, e goapp.Event) {
+		*dst = ctx.JSSrc().Get("value").String()
+	}
 }
 
 // apply folds server events into the page, in order.
@@ -283,7 +293,7 @@ func (c *Chat) renderNameForm() goapp.UI {
 		goapp.Div().Class("row").Body(
 			goapp.Input().ID("name-input").Class("input").Type("text").
 				Attr("autocomplete", "nickname").Placeholder("Your name").
-				AutoFocus(true).Value(c.nameDraft).OnInput(c.ValueTo(&c.nameDraft)),
+				AutoFocus(true).OnInput(c.onInput(&c.nameDraft)),
 			goapp.Button().Type("submit").Class("button").
 				Disabled(!c.mounted || c.name != "").Text(button),
 		),
@@ -299,7 +309,7 @@ func (c *Chat) renderComposer() goapp.UI {
 		goapp.Div().Class("row").Body(
 			goapp.Input().ID("message-input").Class("input").Type("text").
 				AutoComplete(false).Placeholder("Message").Aria("label", "Message").
-				Value(c.draft).OnInput(c.ValueTo(&c.draft)),
+				OnInput(c.onInput(&c.draft)),
 			goapp.Button().ID("send-button").Type("submit").Class("button").Text("Send"),
 		),
 		goapp.If(c.sendErr != "", func() goapp.UI {
@@ -363,6 +373,13 @@ func checkForUpdates(ctx context.Context) {
 func focus(id string) {
 	if el := goapp.Window().GetElementByID(id); el.Truthy() {
 		el.Call("focus")
+	}
+}
+
+// setValue sets the value of the input with the id.
+func setValue(id, v string) {
+	if el := goapp.Window().GetElementByID(id); el.Truthy() {
+		el.Set("value", v)
 	}
 }
 
