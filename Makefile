@@ -32,12 +32,16 @@ wasm: deps-build
 
 ## test: format, vet, staticcheck, then every test (browser tests included) under the race detector; fails on any skip.
 test: deps-test wasm lint
-	@log=$$(mktemp); \
-	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -v ./... 2>&1 | tee $$log | grep -E '^(=== RUN|--- (FAIL|SKIP)|FAIL|ok|PASS|panic)' | grep -v '^=== RUN' ; \
-	if grep -q -- '--- SKIP' $$log; then echo "make test: skipped tests are not allowed:"; grep -- '--- SKIP' $$log; exit 1; fi; \
-	passed=$$(grep -c -- '--- PASS' $$log || true); failed=$$(grep -c -- '--- FAIL' $$log || true); \
-	echo "tests: $$passed passed, $$failed failed"; \
-	rm -f $$log
+	@log=$$(mktemp); status=0; \
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -v ./... > $$log 2>&1 || status=$$?; \
+	grep -vE '^\s*(=== (RUN|PAUSE|CONT|NAME)|--- PASS)' $$log || true; \
+	passed=$$(grep -cE '^\s*--- PASS' $$log || true); \
+	failed=$$(grep -cE '^\s*--- FAIL' $$log || true); \
+	skipped=$$(grep -cE '^\s*--- SKIP' $$log || true); \
+	rm -f $$log; \
+	echo "$$passed passed, $$failed failed, $$skipped skipped"; \
+	if [ "$$skipped" != 0 ]; then echo "make test: skipped tests are not allowed"; exit 1; fi; \
+	exit $$status
 
 ## lint: gofmt, go vet (server and browser builds) and staticcheck.
 lint: vet

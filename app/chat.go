@@ -106,7 +106,7 @@ func (c *Chat) connect(ctx goapp.Context, cctx context.Context, url string) {
 			ctx.Dispatch(func(ctx goapp.Context) { c.disconnected() })
 			return
 		}
-		ctx.Dispatch(func(ctx goapp.Context) { c.apply(ctx, events) })
+		ctx.Dispatch(func(ctx goapp.Context) { c.received(ctx, events) })
 	}
 }
 
@@ -126,19 +126,25 @@ func (c *Chat) disconnected() {
 	c.state = StateOffline
 }
 
-// onNameSubmit checks the name with the protocol's own rules and joins.
+// onNameSubmit joins under the name typed, once it passes the protocol's
+// own rules; a Join waits for the connection if need be.
 func (c *Chat) onNameSubmit(ctx goapp.Context, e goapp.Event) {
 	e.PreventDefault()
+	if c.takeName() && c.conn != nil {
+		c.sendJoin()
+	}
+}
+
+// takeName validates the typed name and keeps it as the name to join under,
+// or shows why it is refused.
+func (c *Chat) takeName() bool {
 	name, err := event.NormalizeName(c.nameDraft)
 	if err != nil {
 		c.nameErr = sentence(err)
-		return
+		return false
 	}
-	c.nameErr = ""
-	c.name = name
-	if c.conn != nil {
-		c.sendJoin()
-	}
+	c.nameErr, c.name = "", name
+	return true
 }
 
 // sendJoin sends the pending name.
@@ -149,32 +155,41 @@ func (c *Chat) sendJoin() {
 	}
 }
 
-// onSend checks the message with the protocol's rules and sends it. An
+// onSend sends the typed message once it passes the protocol's rules. An
 // empty message is not sent; a refused one stays in the input.
 func (c *Chat) onSend(ctx goapp.Context, e goapp.Event) {
 	e.PreventDefault()
 	defer focus("message-input")
-	text, err := event.NormalizeText(c.draft)
-	switch {
-	case errors.Is(err, event.ErrTextEmpty):
-		c.sendErr = ""
+	s, ok := c.takeDraft()
+	if !ok {
 		return
-	case err != nil:
-		c.sendErr = sentence(err)
-		return
-	case c.conn == nil:
+	}
+	if c.conn == nil {
 		c.sendErr = "Not connected: your message was not sent."
 		return
 	}
-	c.sent++
-	s := event.Send{ID: strconv.FormatUint(c.sent, 10), Text: text}
 	if err := c.conn.Send(context.Background(), s); err != nil {
 		c.sendErr = "Could not reach the server: your message was not sent."
 		return
 	}
-	c.draft = ""
-	c.sendErr = ""
+	c.draft, c.sendErr = "", ""
 	setValue("message-input", "")
+}
+
+// takeDraft validates the typed message and returns it as a Send with a new
+// id, or shows why it is refused (an empty message is not worth a word).
+func (c *Chat) takeDraft() (event.Send, bool) {
+	text, err := event.NormalizeText(c.draft)
+	switch {
+	case errors.Is(err, event.ErrTextEmpty):
+		c.sendErr = ""
+		return event.Send{}, false
+	case err != nil:
+		c.sendErr = sentence(err)
+		return event.Send{}, false
+	}
+	c.sent++
+	return event.Send{ID: strconv.FormatUint(c.sent, 10), Text: text}, true
 }
 
 // onInput keeps a copy of what an input holds. The input is not bound to
@@ -186,32 +201,41 @@ func (c *Chat) onInput(dst *string) goapp.EventHandler {
 	}
 }
 
-// apply folds server events into the page, in order.
-func (c *Chat) apply(ctx goapp.Context, events []event.Event) {
-	added := 0
+// received applies a frame's events, then scrolls to the newest entry and,
+// on joining, moves the focus to the message input.
+func (c *Chat) received(ctx goapp.Context, events []event.Event) {
+	wasJoined := c.user != ""
+	if c.apply(events) {
+		ctx.Defer(func(goapp.Context) { scrollToBottom("message-container") })
+	}
+	if !wasJoined && c.user != "" {
+		ctx.Defer(func(goapp.Context) { focus("message-input") })
+	}
+}
+
+// apply folds server events into the page's state, in order. It reports
+// whether the message list grew.
+func (c *Chat) apply(events []event.Event) (grew bool) {
 	for _, e := range events {
 		switch e := e.(type) {
 		case event.Joined:
 			c.user, c.name = e.User, e.Name
 			c.add(entry{notice: true, text: "You joined"})
-			added++
-			ctx.Defer(func(goapp.Context) { focus("message-input") })
 		case event.UserJoined:
 			c.add(entry{notice: true, text: e.Name + " connected"})
-			added++
 		case event.UserLeft:
 			c.add(entry{notice: true, text: e.Name + " disconnected"})
-			added++
 		case event.Message:
 			c.add(entry{own: e.User == c.user, name: e.Name, text: e.Text})
-			added++
 		case event.Error:
 			c.refused(e)
+			continue
+		default:
+			continue
 		}
+		grew = true
 	}
-	if added > 0 {
-		ctx.Defer(func(goapp.Context) { scrollToBottom("message-container") })
-	}
+	return grew
 }
 
 // refused shows a server's refusal next to the form it concerns.

@@ -60,51 +60,74 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 }
 
 // serve runs the writer and the reader until the connection ends, then
-// takes the client out of its room.
+// takes the client out of its room and closes the socket.
 func (c *conn) serve(ctx context.Context) {
-	ctx, cancel := context.WithCancel(ctx)
+	wctx, cancelWriter := context.WithCancel(ctx)
+	defer cancelWriter()
 	var writer sync.WaitGroup
-	writer.Go(func() { c.write(ctx) })
-	defer func() {
-		if p := recover(); p != nil {
-			// Last resort: client input must never panic the reader, but if
-			// it does, only this connection ends.
-			c.log.Error("connection panicked", "panic", p)
-			c.close(websocket.StatusInternalError, "internal error")
-		}
-		c.srv.hub.Leave(c.client)
+	writer.Go(func() { c.write(wctx) })
+
+	end := c.readAll(ctx)
+	c.srv.hub.Leave(c.client)
+	if end.code == 0 {
+		// The peer is gone: nothing more can reach it.
 		c.client.Close()
-		cancel()
+		cancelWriter()
 		writer.Wait()
 		c.ws.CloseNow()
-	}()
-	c.read(ctx)
+		return
+	}
+	// The server ends the connection: deliver the error events queued so far,
+	// then the close frame.
+	c.client.Drain()
+	writer.Wait()
+	c.close(end.code, end.reason)
 }
 
-// read applies the client's frames until the socket fails or closes.
-func (c *conn) read(ctx context.Context) {
+// ending is how the server ends a connection; the zero value means the peer
+// ended it.
+type ending struct {
+	code   websocket.StatusCode
+	reason string
+}
+
+// readAll reads until the connection must end, recovering a panic as a last
+// resort: client input must never panic the reader, but if it does, only
+// this connection ends.
+func (c *conn) readAll(ctx context.Context) (end ending) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.Error("connection panicked", "panic", p)
+			end = ending{websocket.StatusInternalError, "internal error"}
+		}
+	}()
+	return c.read(ctx)
+}
+
+// read applies the client's frames until the socket fails or closes, or
+// the client must be closed.
+func (c *conn) read(ctx context.Context) ending {
 	for {
 		typ, frame, err := c.ws.Read(ctx)
 		if err != nil {
 			c.logClosed(err)
-			return
+			return ending{}
 		}
 		if typ != websocket.MessageText {
 			c.refuse(event.ErrBadFrame, "")
-		} else if !c.apply(frame) {
-			return
+		} else if end := c.apply(frame); end.code != 0 {
+			return end
 		}
 		if c.errors > event.MaxProtocolErrors {
 			c.log.Warn("closing: too many invalid frames", "count", c.errors)
-			c.close(websocket.StatusPolicyViolation, "too many invalid frames")
-			return
+			return ending{websocket.StatusPolicyViolation, "too many invalid frames"}
 		}
 	}
 }
 
-// apply decodes one text frame and acts on it. It returns false when the
-// connection must end.
-func (c *conn) apply(frame []byte) bool {
+// apply decodes one text frame and acts on it. It returns how the
+// connection must end, or the zero ending to go on.
+func (c *conn) apply(frame []byte) ending {
 	e, err := event.DecodeClient(frame)
 	if err != nil {
 		id := ""
@@ -112,7 +135,7 @@ func (c *conn) apply(frame []byte) bool {
 			id = s.ID
 		}
 		c.refuse(err, id)
-		return true
+		return ending{}
 	}
 	switch e := e.(type) {
 	case event.Join:
@@ -121,8 +144,7 @@ func (c *conn) apply(frame []byte) bool {
 			c.refuse(errAlreadyJoined, "")
 		} else if err != nil {
 			c.log.Error("join failed", "err", err)
-			c.close(websocket.StatusInternalError, "join failed")
-			return false
+			return ending{websocket.StatusInternalError, "join failed"}
 		} else {
 			c.log.Info("joined", "user", c.client.User(), "name", e.Name)
 		}
@@ -135,7 +157,7 @@ func (c *conn) apply(frame []byte) bool {
 			c.refuse(err, e.ID)
 		}
 	}
-	return true
+	return ending{}
 }
 
 // Errors of the connection's state, answered with their own codes.
@@ -172,6 +194,7 @@ func (c *conn) write(ctx context.Context) {
 		switch {
 		case errors.Is(err, hub.ErrSlowConsumer):
 			c.log.Warn("closing slow consumer")
+			// The reader sees the close and ends the connection.
 			c.close(event.StatusSlowConsumer, "slow consumer")
 			return
 		case err != nil:
@@ -191,22 +214,15 @@ func (c *conn) write(ctx context.Context) {
 	}
 }
 
-// close closes the socket with a status, once; the reader then ends.
+// close closes the socket with a status, once, and waits up to 5 s for the
+// peer's close frame. Safe to call from any goroutine.
 func (c *conn) close(code websocket.StatusCode, reason string) {
-	c.closeOnce.Do(func() {
-		go func() {
-			// Close waits for the peer's close frame, up to 5 s: do not hold
-			// up the caller, which may be the writer.
-			_ = c.ws.Close(code, reason)
-		}()
-	})
+	c.closeOnce.Do(func() { _ = c.ws.Close(code, reason) })
 }
 
-// closeForRestart closes the socket with 1012 and waits for the handshake.
+// closeForRestart closes the socket for a server restart.
 func (c *conn) closeForRestart() {
-	c.closeOnce.Do(func() {
-		_ = c.ws.Close(websocket.StatusServiceRestart, "server restarting")
-	})
+	c.close(websocket.StatusServiceRestart, "server restarting")
 }
 
 // logClosed logs why the reader stopped, at a level matching the cause.

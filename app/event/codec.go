@@ -50,7 +50,8 @@ type wire struct {
 // DecodeClient decodes and validates one client frame. It returns a Join
 // with a normalized name or a Send with a normalized text, or an error that
 // wraps one of ErrBadFrame, ErrUnknownType, ErrMissingField, ErrIDInvalid or
-// the name and text errors; CodeOf gives the code to answer it with.
+// the name and text errors; CodeOf gives the code to answer it with. When
+// only a Send's text is refused, the Send is returned too, with its ID.
 func DecodeClient(frame []byte) (Event, error) {
 	var w wire
 	if err := json.Unmarshal(frame, &w); err != nil || w.Type == nil {
@@ -76,12 +77,13 @@ func DecodeClient(frame []byte) (Event, error) {
 		}
 		text, err := NormalizeText(*w.Text)
 		if err != nil {
-			return nil, err
+			return s, err
 		}
 		s.Text = text
 		return s, nil
 	default:
-		return nil, fmt.Errorf("%w %q", ErrUnknownType, t)
+		// At most 32 bytes of the type are echoed: the refusal stays small.
+		return nil, fmt.Errorf("%w %.32q", ErrUnknownType, t)
 	}
 }
 

@@ -90,6 +90,7 @@ func TestDecodeClientRefuses(t *testing.T) {
 		{"trailing garbage", `{"type":"join","name":"Ann"} x`, ErrBadFrame, CodeBadFrame},
 		{"two events", "{\"type\":\"send\",\"text\":\"a\"}\n{\"type\":\"send\",\"text\":\"b\"}", ErrBadFrame, CodeBadFrame},
 		{"unknown type", `{"type":"shout","text":"hi"}`, ErrUnknownType, CodeUnknownType},
+		{"huge unknown type", `{"type":"` + strings.Repeat("<", MaxClientFrameBytes/2) + `"}`, ErrUnknownType, CodeUnknownType},
 		{"server type", `{"type":"message","text":"hi"}`, ErrUnknownType, CodeUnknownType},
 		{"join without name", `{"type":"join"}`, ErrMissingField, CodeMissingField},
 		{"send without text", `{"type":"send","id":"1"}`, ErrMissingField, CodeMissingField},
@@ -98,10 +99,10 @@ func TestDecodeClientRefuses(t *testing.T) {
 		{"long name", `{"type":"join","name":"` + strings.Repeat("a", MaxNameLen+1) + `"}`, ErrNameTooLong, CodeInvalidName},
 		{"control in name", `{"type":"join","name":"a\u0007b"}`, ErrNameInvalid, CodeInvalidName},
 		{"newline in name", `{"type":"join","name":"a\nb"}`, ErrNameInvalid, CodeInvalidName},
-		{"empty text", `{"type":"send","text":""}`, ErrTextEmpty, CodeInvalidText},
-		{"blank text", `{"type":"send","text":"  \n "}`, ErrTextEmpty, CodeInvalidText},
-		{"long text", `{"type":"send","text":"` + strings.Repeat("x", MaxTextLen+1) + `"}`, ErrTextTooLong, CodeInvalidText},
-		{"control in text", `{"type":"send","text":"a\u0000b"}`, ErrTextInvalid, CodeInvalidText},
+		{"empty text", `{"type":"send","id":"t1","text":""}`, ErrTextEmpty, CodeInvalidText},
+		{"blank text", `{"type":"send","id":"t1","text":"  \n "}`, ErrTextEmpty, CodeInvalidText},
+		{"long text", `{"type":"send","id":"t1","text":"` + strings.Repeat("x", MaxTextLen+1) + `"}`, ErrTextTooLong, CodeInvalidText},
+		{"control in text", `{"type":"send","id":"t1","text":"a\u0000b"}`, ErrTextInvalid, CodeInvalidText},
 		{"long id", `{"type":"send","id":"` + strings.Repeat("i", MaxIDLen+1) + `","text":"a"}`, ErrIDInvalid, CodeInvalidID},
 		{"id with space", `{"type":"send","id":"a b","text":"a"}`, ErrIDInvalid, CodeInvalidID},
 	}
@@ -114,6 +115,16 @@ func TestDecodeClientRefuses(t *testing.T) {
 			}
 			if got := CodeOf(err); got != tt.code {
 				t.Fatalf("CodeOf(%v) = %s, want %s", err, got, tt.code)
+			}
+			if len(err.Error()) > 200 {
+				t.Fatalf("the refusal echoes too much: %d bytes", len(err.Error()))
+			}
+			if tt.code == CodeInvalidText {
+				if s, ok := e.(Send); !ok || s.ID != "t1" {
+					t.Fatalf("refused text: got %#v, want the Send with its ID", e)
+				}
+			} else if e != nil {
+				t.Fatalf("refused frame returned an event: %#v", e)
 			}
 		})
 	}

@@ -275,13 +275,6 @@ func (b *browser) consoleErrors() []string {
 	return append([]string(nil), b.errors...)
 }
 
-// consoleLog returns every console message of the page so far, formatted.
-func (b *browser) consoleLog() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]string(nil), b.console...)
-}
-
 // close closes the browser early, as a person who closes the browser: it
 // asks Chromium to close, kills it after closeTimeout, and waits for the
 // process to exit. It is safe to call more than once, and the cleanup of

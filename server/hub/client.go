@@ -36,6 +36,7 @@ type Client struct {
 	queue  [][]byte // encoded events, shared with other clients: never modified
 	queued int      // bytes in queue
 	err    error    // why the client stopped: ErrSlowConsumer or ErrClosed
+	drain  bool     // Drain was called: Next empties the queue, then ErrClosed
 }
 
 // NewClient returns a client whose queue holds at most queueBytes bytes of
@@ -62,7 +63,7 @@ func (c *Client) Enqueue(b []byte) { c.enqueue(b) }
 // fallen too far behind to catch up, and waiting for it would stall the room.
 func (c *Client) enqueue(b []byte) {
 	c.mu.Lock()
-	if c.err == nil {
+	if c.err == nil && !c.drain {
 		if c.queued+len(b) > c.limit {
 			c.err = ErrSlowConsumer
 			c.queue, c.queued = nil, 0
@@ -72,10 +73,7 @@ func (c *Client) enqueue(b []byte) {
 		}
 	}
 	c.mu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+	c.signal()
 }
 
 // Close stops the client: Next returns ErrClosed from now on, what was
@@ -87,18 +85,25 @@ func (c *Client) Close() {
 	}
 	c.queue, c.queued = nil, 0
 	c.mu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+	c.signal()
+}
+
+// Drain stops the client once what is queued has been taken: Next returns
+// the queued events, then ErrClosed, and nothing more is queued. It lets a
+// connection deliver its last error events before it closes.
+func (c *Client) Drain() {
+	c.mu.Lock()
+	c.drain = true
+	c.mu.Unlock()
+	c.signal()
 }
 
 // Next blocks until events are queued and appends them to buf as one server
 // frame: as many queued events as fit in event.MaxServerFrameBytes, joined by
 // newlines. A client that is keeping up gets each event as soon as it is
 // queued; one that falls behind gets them coalesced, one write for many. Next
-// returns ErrSlowConsumer or ErrClosed once the client stopped, or ctx's
-// error. Only one goroutine (the connection's writer) may call Next.
+// returns ErrSlowConsumer or ErrClosed once the client stopped (after
+// Drain, once the queue is empty), or ctx's error. Only one goroutine (the connection's writer) may call Next.
 func (c *Client) Next(ctx context.Context, buf []byte) ([]byte, error) {
 	for {
 		c.mu.Lock()
@@ -111,6 +116,10 @@ func (c *Client) Next(ctx context.Context, buf []byte) ([]byte, error) {
 			buf = c.take(buf)
 			c.mu.Unlock()
 			return buf, nil
+		}
+		if c.drain {
+			c.mu.Unlock()
+			return buf, ErrClosed
 		}
 		c.mu.Unlock()
 		select {
@@ -144,10 +153,15 @@ func (c *Client) take(buf []byte) []byte {
 		c.queue = nil // drop the backing array: an idle client holds nothing
 	} else {
 		// More is waiting: make sure the writer comes back without a wake-up.
-		select {
-		case c.wake <- struct{}{}:
-		default:
-		}
+		c.signal()
 	}
 	return buf
+}
+
+// signal wakes Next without blocking; one pending token is enough.
+func (c *Client) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -263,5 +264,20 @@ func TestConcurrentJoinsAndSends(t *testing.T) {
 	}
 	if n := h.Members(event.DefaultRoom); n != stayers {
 		t.Fatalf("Members = %d after churners left, want %d", n, stayers)
+	}
+}
+
+func TestDrainDeliversQueuedThenCloses(t *testing.T) {
+	t.Parallel()
+	c := NewClient(0)
+	c.Enqueue([]byte(`{"type":"error","code":"bad_frame","message":"x"}`))
+	c.Drain()
+	c.Enqueue([]byte(`{"type":"error","code":"bad_frame","message":"late"}`))
+	frame, err := c.Next(context.Background(), nil)
+	if err != nil || !strings.Contains(string(frame), `"x"`) || strings.Contains(string(frame), "late") {
+		t.Fatalf("first Next after Drain: %q, %v; want only the event queued before", frame, err)
+	}
+	if _, err := c.Next(context.Background(), nil); !errors.Is(err, ErrClosed) {
+		t.Fatalf("second Next after Drain: %v, want ErrClosed", err)
 	}
 }
