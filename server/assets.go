@@ -112,10 +112,11 @@ func acceptsEncoding(header, coding string) bool {
 		if !strings.EqualFold(strings.TrimSpace(name), coding) {
 			continue
 		}
-		q, found := strings.CutPrefix(strings.TrimSpace(params), "q=")
-		if !found {
+		params = strings.TrimSpace(params)
+		if len(params) < 2 || !strings.EqualFold(params[:2], "q=") {
 			return true
 		}
+		q := params[2:]
 		v, err := strconv.ParseFloat(q, 64)
 		return err == nil && v > 0
 	}
