@@ -20,6 +20,7 @@ import (
 
 	"github.com/chatwasm/chat/app"
 	"github.com/chatwasm/chat/server"
+	"github.com/chatwasm/chat/server/store"
 )
 
 // web holds the static files and the built client (make wasm), so that the
@@ -45,6 +46,10 @@ func run() error {
 		"comma-separated extra origins allowed to open the WebSocket, e.g. chat.example.com,*.example.org (env ORIGINS)")
 	webDir := flag.String("web", os.Getenv("WEB_DIR"),
 		"serve the web directory found in this directory instead of the embedded one, for development (env WEB_DIR)")
+	dataDir := flag.String("data", envOr("DATA", "./data"), "data directory: message store and identity secret, created when missing (env DATA)")
+	history := flag.Int("history", 0, "messages a person joining fresh sees (0: 100)")
+	retainCount := flag.Int("retain", 0, "messages kept per room (0: 10000, -1: no limit)")
+	retainAge := flag.Duration("retain-age", 0, "how long messages are kept, e.g. 720h (0: no limit)")
 	flag.Parse()
 
 	var assets fs.FS = web
@@ -56,6 +61,9 @@ func run() error {
 		Assets:         assets,
 		Version:        version,
 		AllowedOrigins: splitList(*origins),
+		DataDir:        *dataDir,
+		History:        *history,
+		Retention:      store.Options{MaxMessages: *retainCount, MaxAge: *retainAge},
 		Logger:         slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	})
 	if err != nil {

@@ -65,7 +65,7 @@ var routesOnce sync.Once
 func serveAssets(t *testing.T, fsys fs.FS) (*httptest.Server, *http.Client) {
 	t.Helper()
 	routesOnce.Do(app.Routes)
-	srv, err := New(Config{Assets: fsys, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv, err := New(Config{Assets: fsys, DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -421,7 +421,7 @@ func TestVersion(t *testing.T) {
 	t.Parallel()
 	version := func(fsys fs.FS, configured string) string {
 		t.Helper()
-		srv, err := New(Config{Assets: fsys, Version: configured, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		srv, err := New(Config{Assets: fsys, Version: configured, DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		if err != nil {
 			t.Fatalf("New: %v", err)
 		}

@@ -14,11 +14,28 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chatwasm/chat/app/event"
 	"github.com/chatwasm/chat/server/hub"
+	"github.com/chatwasm/chat/server/identity"
+	"github.com/chatwasm/chat/server/store"
 )
 
 // SocketPath is where the WebSocket endpoint is served.
 const SocketPath = "/ws"
+
+// Rate limits of Config.
+const (
+	// DefaultRateLimit is the sustained messages per second of a connection
+	// and of a user: 10/s is faster than anyone types and slower than a bot.
+	DefaultRateLimit = 10
+	// DefaultRateBurst is how many messages may go at once: 20 lets a client
+	// flush an outbox of a short offline period without waiting.
+	DefaultRateBurst = 20
+)
+
+// pruneInterval is how often the retention limits are applied: once a
+// minute keeps the store near its limits at a negligible cost.
+const pruneInterval = time.Minute
 
 // shutdownTimeout bounds how long Run waits for HTTP requests in flight
 // after its context ends: 5 s lets a page or app.wasm download finish.
@@ -47,6 +64,35 @@ type Config struct {
 	// hub.DefaultQueueBytes (1 MiB).
 	QueueBytes int
 
+	// DataDir holds the message store (chat.db) and the identity secret,
+	// created when missing. Required.
+	DataDir string
+
+	// Retention bounds the stored history (count per room, age); the zero
+	// value keeps store.DefaultMaxMessages per room, of any age.
+	Retention store.Options
+
+	// History is how many recent messages a person joining fresh gets. Zero
+	// value means hub.DefaultHistory (100).
+	History int
+
+	// PresenceGrace is how long a user may be disconnected before the room
+	// is told it left. Zero value means hub.DefaultPresenceGrace (10 s).
+	PresenceGrace time.Duration
+
+	// RateLimit and RateBurst bound the messages a connection, and a user
+	// across its connections, may send: a token bucket of RateBurst tokens
+	// refilled at RateLimit per second. Zero values mean DefaultRateLimit
+	// (10/s) and DefaultRateBurst (20).
+	RateLimit float64
+	RateBurst int
+
+	// HeartbeatInterval and HeartbeatTimeout override the protocol's
+	// heartbeat (event.HeartbeatInterval, event.HeartbeatTimeout), for
+	// tests. Zero values mean the protocol's.
+	HeartbeatInterval time.Duration
+	HeartbeatTimeout  time.Duration
+
 	// Logger receives the server's logs. Zero value means slog.Default().
 	Logger *slog.Logger
 }
@@ -56,6 +102,9 @@ type Server struct {
 	cfg     Config
 	log     *slog.Logger
 	hub     *hub.Hub
+	store   *store.Store
+	signer  *identity.Signer
+	limits  *userLimits
 	mux     *http.ServeMux
 	version string
 
@@ -64,28 +113,75 @@ type Server struct {
 	stopping bool
 }
 
-// New returns a Server for cfg, or an error if the assets are missing.
+// New returns a Server for cfg. It opens the store and the identity secret
+// in cfg.DataDir; Close releases them.
 func New(cfg Config) (*Server, error) {
 	if cfg.Assets == nil {
 		return nil, errors.New("new server: Config.Assets is nil")
 	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("new server: Config.DataDir is empty")
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.RateLimit <= 0 {
+		cfg.RateLimit = DefaultRateLimit
+	}
+	if cfg.RateBurst <= 0 {
+		cfg.RateBurst = DefaultRateBurst
+	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = event.HeartbeatInterval
+	}
+	if cfg.HeartbeatTimeout <= 0 {
+		cfg.HeartbeatTimeout = event.HeartbeatTimeout
+	}
+	secret, err := identity.LoadOrCreateSecret(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("new server: %w", err)
+	}
+	signer, err := identity.NewSigner(secret)
+	if err != nil {
+		return nil, fmt.Errorf("new server: %w", err)
+	}
+	st, err := store.Open(cfg.DataDir, cfg.Retention)
+	if err != nil {
+		return nil, fmt.Errorf("new server: %w", err)
+	}
 	s := &Server{
-		cfg:   cfg,
-		log:   cfg.Logger,
-		hub:   hub.New(),
+		cfg:    cfg,
+		log:    cfg.Logger,
+		store:  st,
+		signer: signer,
+		limits: newUserLimits(cfg.RateLimit, cfg.RateBurst),
+		hub: hub.New(hub.Config{
+			Store:         st,
+			History:       cfg.History,
+			PresenceGrace: cfg.PresenceGrace,
+		}),
 		mux:   http.NewServeMux(),
 		conns: make(map[*conn]struct{}),
 	}
 	page, err := s.pageHandler()
 	if err != nil {
+		st.Close()
 		return nil, fmt.Errorf("new server: %w", err)
 	}
 	s.mux.HandleFunc("GET "+SocketPath, s.serveSocket)
 	s.mux.Handle("/", page)
 	return s, nil
+}
+
+// Close closes every connection for a restart (1012), waits for the
+// messages being stored, and closes the store. Run calls it on shutdown.
+func (s *Server) Close() error {
+	s.closeConns()
+	s.hub.Close()
+	if err := s.store.Close(); err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	return nil
 }
 
 // Version returns the client version the server announces.
@@ -98,7 +194,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // Run serves on ln until ctx ends, then shuts down: it stops accepting,
 // closes every WebSocket with 1012 (service restart) so that clients
-// reconnect to the next process, and waits up to 5 s for requests in flight.
+// reconnect to the next process, waits up to 5 s for requests in flight,
+// and closes the store. Meanwhile it applies the retention limits.
 func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s,
@@ -107,21 +204,45 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	s.log.Info("serving", "addr", ln.Addr().String(), "version", s.version)
-
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
+	s.log.Info("serving", "addr", ln.Addr().String(), "version", s.version, "data", s.cfg.DataDir)
+	prune := time.NewTicker(pruneInterval)
+	defer prune.Stop()
+	s.prune()
+	for {
+		select {
+		case err := <-errc:
+			s.Close()
+			return fmt.Errorf("serve: %w", err)
+		case <-prune.C:
+			s.prune()
+			continue
+		case <-ctx.Done():
+		}
+		break
 	}
 	s.log.Info("shutting down")
 	s.closeConns()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	shutdownErr := srv.Shutdown(shutdownCtx)
+	if err := s.Close(); err != nil {
+		return err
+	}
+	if shutdownErr != nil {
+		return fmt.Errorf("shutdown: %w", shutdownErr)
 	}
 	return nil
+}
+
+// prune applies the retention limits, logging what it removed.
+func (s *Server) prune() {
+	n, err := s.store.Prune(context.Background(), time.Now())
+	switch {
+	case err != nil:
+		s.log.Error("prune history", "err", err)
+	case n > 0:
+		s.log.Info("pruned history", "messages", n)
+	}
 }
 
 // track registers a live connection; it returns false once shutdown began.

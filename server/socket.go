@@ -9,10 +9,11 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/google/uuid"
+	"golang.org/x/time/rate"
 
 	"github.com/chatwasm/chat/app/event"
 	"github.com/chatwasm/chat/server/hub"
+	"github.com/chatwasm/chat/server/identity"
 )
 
 // writeTimeout bounds one frame's write: 10 s. A socket that accepts no bytes
@@ -25,6 +26,11 @@ type conn struct {
 	srv    *Server
 	ws     *websocket.Conn
 	client *hub.Client
+
+	// Rate limits of this connection and of its user; userLimit is set by
+	// the join. Only the reader touches them.
+	connLimit, userLimit *rate.Limiter
+	user                 string
 
 	errors int // invalid frames so far; only the reader touches it
 
@@ -46,10 +52,11 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.SetReadLimit(event.MaxClientFrameBytes)
 	c := &conn{
-		srv:    s,
-		ws:     ws,
-		client: hub.NewClient(s.cfg.QueueBytes),
-		log:    s.log.With("remote", r.RemoteAddr),
+		srv:       s,
+		ws:        ws,
+		client:    hub.NewClient(s.cfg.QueueBytes),
+		connLimit: rate.NewLimiter(rate.Limit(s.cfg.RateLimit), s.cfg.RateBurst),
+		log:       s.log.With("remote", r.RemoteAddr),
 	}
 	if !s.track(c) {
 		c.close(websocket.StatusServiceRestart, "server restarting")
@@ -69,6 +76,9 @@ func (c *conn) serve(ctx context.Context) {
 
 	end := c.readAll(ctx)
 	c.srv.hub.Leave(c.client)
+	if c.userLimit != nil {
+		c.srv.limits.release(c.user)
+	}
 	if end.code == 0 {
 		// The peer is gone: nothing more can reach it.
 		c.client.Close()
@@ -108,14 +118,22 @@ func (c *conn) readAll(ctx context.Context) (end ending) {
 // the client must be closed.
 func (c *conn) read(ctx context.Context) ending {
 	for {
-		typ, frame, err := c.ws.Read(ctx)
+		// A client answers the server's pings, so one silent for the
+		// heartbeat timeout is gone; the timeout closes the socket.
+		rctx, cancel := context.WithTimeout(ctx, c.srv.cfg.HeartbeatTimeout)
+		typ, frame, err := c.ws.Read(rctx)
+		cancel()
 		if err != nil {
+			if rctx.Err() != nil && ctx.Err() == nil {
+				c.log.Info("closed: heartbeat timeout", "timeout", c.srv.cfg.HeartbeatTimeout)
+				return ending{}
+			}
 			c.logClosed(err)
 			return ending{}
 		}
 		if typ != websocket.MessageText {
 			c.refuse(event.ErrBadFrame, "")
-		} else if end := c.apply(frame); end.code != 0 {
+		} else if end := c.apply(ctx, frame); end.code != 0 {
 			return end
 		}
 		if c.errors > event.MaxProtocolErrors {
@@ -127,7 +145,7 @@ func (c *conn) read(ctx context.Context) ending {
 
 // apply decodes one text frame and acts on it. It returns how the
 // connection must end, or the zero ending to go on.
-func (c *conn) apply(frame []byte) ending {
+func (c *conn) apply(ctx context.Context, frame []byte) ending {
 	e, err := event.DecodeClient(frame)
 	if err != nil {
 		id := ""
@@ -139,25 +157,77 @@ func (c *conn) apply(frame []byte) ending {
 	}
 	switch e := e.(type) {
 	case event.Join:
-		err := c.srv.hub.Join(c.client, event.DefaultRoom, uuid.NewString(), e.Name)
-		if errors.Is(err, hub.ErrAlreadyJoined) {
-			c.refuse(errAlreadyJoined, "")
-		} else if err != nil {
-			c.log.Error("join failed", "err", err)
-			return ending{websocket.StatusInternalError, "join failed"}
-		} else {
-			c.log.Info("joined", "user", c.client.User(), "name", e.Name)
-		}
+		return c.join(ctx, e)
 	case event.Send:
-		_, err := c.srv.hub.Publish(c.client, e)
-		if errors.Is(err, hub.ErrNotJoined) {
-			c.refuse(errNotJoined, e.ID)
-		} else if err != nil {
-			c.log.Error("publish failed", "err", err)
-			c.refuse(err, e.ID)
-		}
+		c.send(ctx, e)
+	case event.Pong:
+		// Its arrival has already proven the client alive.
 	}
 	return ending{}
+}
+
+// join establishes who the client is, from its token when it has a valid
+// one, and enters the room.
+func (c *conn) join(ctx context.Context, j event.Join) ending {
+	if c.userLimit != nil {
+		c.refuse(errAlreadyJoined, "")
+		return ending{}
+	}
+	id := hub.Identity{Token: j.Token}
+	if claims, err := c.srv.signer.Verify(j.Token); j.Token != "" && err == nil {
+		id.User, id.Name = claims.User, claims.Name
+	} else {
+		if j.Token != "" {
+			c.log.Info("token refused: new identity", "err", err)
+		}
+		var claims identity.Claims
+		id.Token, claims = c.srv.signer.Issue("", j.Name, time.Now())
+		id.User, id.Name = claims.User, claims.Name
+	}
+	room := j.Room
+	if room == "" {
+		room = event.DefaultRoom
+	}
+	if err := c.srv.hub.Join(ctx, c.client, room, id, j.Since); err != nil {
+		c.log.Error("join failed", "err", err)
+		return ending{websocket.StatusInternalError, "join failed"}
+	}
+	c.user = id.User
+	c.userLimit = c.srv.limits.acquire(id.User)
+	c.log.Info("joined", "user", id.User, "name", id.Name, "room", room, "since", j.Since)
+	return ending{}
+}
+
+// send publishes a message within the rate limits. It returns once the
+// message is stored and queued, which paces a client to the store's speed.
+func (c *conn) send(ctx context.Context, s event.Send) {
+	if c.userLimit == nil {
+		c.refuse(errNotJoined, s.ID)
+		return
+	}
+	if wait := allow(time.Now(), c.connLimit, c.userLimit); wait > 0 {
+		c.rateLimited(s.ID, wait)
+		return
+	}
+	_, _, err := c.srv.hub.Publish(ctx, c.client, s)
+	switch {
+	case err == nil:
+	case errors.Is(err, hub.ErrNotJoined):
+		c.refuse(errNotJoined, s.ID)
+	case ctx.Err() != nil:
+		// The connection is ending; the client resends on its next one.
+	default:
+		c.log.Error("publish failed", "err", err)
+		c.answer(event.Error{Code: event.CodeInternal, Message: "the message could not be stored; retry", ID: s.ID})
+	}
+}
+
+// rateLimited refuses a message for now: the client keeps it and retries
+// after wait. It is not a protocol error.
+func (c *conn) rateLimited(id string, wait time.Duration) {
+	retry := max(wait.Milliseconds(), 1)
+	c.log.Info("rate limited", "user", c.user, "retry_ms", retry)
+	c.answer(event.Error{Code: event.CodeRateLimited, Message: "too many messages: wait and retry", ID: id, RetryAfter: retry})
 }
 
 // Errors of the connection's state, answered with their own codes.
@@ -176,21 +246,35 @@ func (c *conn) refuse(err error, id string) {
 	case errors.Is(err, errAlreadyJoined):
 		code = event.CodeAlreadyJoined
 	}
-	c.log.Info("refused frame", "user", c.client.User(), "code", code, "err", err)
-	b, encErr := event.Encode(event.Error{Code: code, Message: err.Error(), ID: id})
-	if encErr != nil {
-		c.log.Error("encode error event", "err", encErr)
+	c.log.Info("refused frame", "user", c.user, "code", code, "err", err)
+	c.answer(event.Error{Code: code, Message: err.Error(), ID: id})
+}
+
+// answer queues an Error event for this client alone.
+func (c *conn) answer(e event.Error) {
+	b, err := event.Encode(e)
+	if err != nil {
+		c.log.Error("encode error event", "err", err)
 		return
 	}
 	c.client.Enqueue(b)
 }
 
-// write sends what the hub queues for the client, one frame per Next.
+// ping is the heartbeat frame, encoded once.
+var ping, _ = event.Encode(event.Ping{})
+
+// write sends what the hub queues for the client, one frame per Next, and a
+// Ping after a heartbeat interval of silence.
 func (c *conn) write(ctx context.Context) {
 	buf := make([]byte, 0, 512)
 	for {
 		var err error
-		buf, err = c.client.Next(ctx, buf[:0])
+		nctx, cancel := context.WithTimeout(ctx, c.srv.cfg.HeartbeatInterval)
+		buf, err = c.client.Next(nctx, buf[:0])
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			buf, err = append(buf[:0], ping...), nil
+		}
 		switch {
 		case errors.Is(err, hub.ErrSlowConsumer):
 			c.log.Warn("closing slow consumer")

@@ -45,12 +45,16 @@ type wire struct {
 	Time    *int64  `json:"time"`
 	Code    *string `json:"code"`
 	Message *string `json:"message"`
+	Token   *string `json:"token"`
+	Since   *uint64 `json:"since"`
+	Gap     *bool   `json:"gap"`
+	Retry   *int64  `json:"retry_after"`
 }
 
 // DecodeClient decodes and validates one client frame. It returns a Join
-// with a normalized name or a Send with a normalized text, or an error that
-// wraps one of ErrBadFrame, ErrUnknownType, ErrMissingField, ErrIDInvalid or
-// the name and text errors; CodeOf gives the code to answer it with. When
+// with a normalized name, a Send with a normalized text or a Pong, or an error that
+// wraps one of ErrBadFrame, ErrUnknownType, ErrMissingField, ErrIDInvalid,
+// ErrTokenTooLong, ErrRoomInvalid or the name and text errors; CodeOf gives the code to answer it with. When
 // only a Send's text is refused, the Send is returned too, with its ID.
 func DecodeClient(frame []byte) (Event, error) {
 	var w wire
@@ -66,7 +70,17 @@ func DecodeClient(frame []byte) (Event, error) {
 		if err != nil {
 			return nil, err
 		}
-		return Join{Name: name}, nil
+		j := Join{Name: name, Token: deref(w.Token), Room: deref(w.Room)}
+		if len(j.Token) > MaxTokenLen {
+			return nil, ErrTokenTooLong
+		}
+		if j.Room != "" && !ValidRoom(j.Room) {
+			return nil, ErrRoomInvalid
+		}
+		if w.Since != nil {
+			j.Since = *w.Since
+		}
+		return j, nil
 	case TypeSend:
 		if w.Text == nil {
 			return nil, fmt.Errorf("%w: send needs \"text\"", ErrMissingField)
@@ -81,6 +95,8 @@ func DecodeClient(frame []byte) (Event, error) {
 		}
 		s.Text = text
 		return s, nil
+	case TypePong:
+		return Pong{}, nil
 	default:
 		// At most 32 bytes of the type are echoed: the refusal stays small.
 		return nil, fmt.Errorf("%w %.32q", ErrUnknownType, t)
@@ -115,24 +131,33 @@ func decodeServerEvent(b []byte) (Event, error) {
 		return nil, ErrBadFrame
 	}
 	room, user, name := deref(w.Room), deref(w.User), deref(w.Name)
+	var seq uint64
+	if w.Seq != nil {
+		seq = *w.Seq
+	}
 	switch t := Type(*w.Type); t {
 	case TypeJoined:
-		return Joined{Room: room, User: user, Name: name}, nil
+		return Joined{Room: room, User: user, Name: name, Token: deref(w.Token), Seq: seq, Gap: w.Gap != nil && *w.Gap}, nil
 	case TypeUserJoined:
 		return UserJoined{Room: room, User: user, Name: name}, nil
 	case TypeUserLeft:
 		return UserLeft{Room: room, User: user, Name: name}, nil
 	case TypeMessage:
-		m := Message{Room: room, ID: deref(w.ID), User: user, Name: name, Text: deref(w.Text)}
-		if w.Seq != nil {
-			m.Seq = *w.Seq
-		}
+		m := Message{Room: room, Seq: seq, ID: deref(w.ID), User: user, Name: name, Text: deref(w.Text)}
 		if w.Time != nil {
 			m.Time = *w.Time
 		}
 		return m, nil
+	case TypeAck:
+		return Ack{ID: deref(w.ID), Seq: seq}, nil
+	case TypePing:
+		return Ping{}, nil
 	case TypeError:
-		return Error{Code: Code(deref(w.Code)), Message: deref(w.Message), ID: deref(w.ID)}, nil
+		e := Error{Code: Code(deref(w.Code)), Message: deref(w.Message), ID: deref(w.ID)}
+		if w.Retry != nil {
+			e.RetryAfter = *w.Retry
+		}
+		return e, nil
 	default:
 		return nil, fmt.Errorf("%w %q", ErrUnknownType, t)
 	}

@@ -11,7 +11,11 @@ import (
 func TestServerEventsRoundTrip(t *testing.T) {
 	t.Parallel()
 	events := []Event{
-		Joined{Room: DefaultRoom, User: "u1", Name: "Ann"},
+		Joined{Room: DefaultRoom, User: "u1", Name: "Ann", Token: "v1.abc.def", Seq: 41},
+		Joined{Room: "team-7", User: "u1", Name: "Ann", Token: "v1.abc.def", Seq: 900, Gap: true},
+		Ack{ID: "c-9", Seq: 77},
+		Ping{},
+		Error{Code: CodeRateLimited, Message: "too many messages", ID: "c-3", RetryAfter: 250},
 		UserJoined{Room: DefaultRoom, User: "u2", Name: "Bob"},
 		UserLeft{Room: DefaultRoom, User: "u2", Name: "Bob"},
 		Message{Room: DefaultRoom, Seq: 42, ID: "c-1", User: "u1", Name: "Ann", Text: "<img src=x onerror=alert(1)>\n\"quoted\" & é 🙂", Time: 1764150000123},
@@ -48,6 +52,8 @@ func TestClientEventsRoundTrip(t *testing.T) {
 	events := []Event{
 		Join{Name: "Ann"},
 		Join{Name: strings.Repeat("é", MaxNameLen)},
+		Join{Name: "Ann", Token: "v1.abc.def", Room: "team_7-b", Since: 1234},
+		Pong{},
 		Send{Text: "hello"},
 		Send{ID: "0192f4a0-7d1c-7c3e-9f00-5b1d2f3e4a5b", Text: "multi\nline\twith tab"},
 		Send{Text: strings.Repeat("🙂", MaxTextLen)},
@@ -93,6 +99,11 @@ func TestDecodeClientRefuses(t *testing.T) {
 		{"huge unknown type", `{"type":"` + strings.Repeat("<", MaxClientFrameBytes/2) + `"}`, ErrUnknownType, CodeUnknownType},
 		{"server type", `{"type":"message","text":"hi"}`, ErrUnknownType, CodeUnknownType},
 		{"join without name", `{"type":"join"}`, ErrMissingField, CodeMissingField},
+		{"long token", `{"type":"join","name":"a","token":"` + strings.Repeat("t", MaxTokenLen+1) + `"}`, ErrTokenTooLong, CodeBadFrame},
+		{"bad room", `{"type":"join","name":"a","room":"../etc"}`, ErrRoomInvalid, CodeBadFrame},
+		{"long room", `{"type":"join","name":"a","room":"` + strings.Repeat("r", MaxRoomLen+1) + `"}`, ErrRoomInvalid, CodeBadFrame},
+		{"negative since", `{"type":"join","name":"a","since":-1}`, ErrBadFrame, CodeBadFrame},
+		{"server ping from a client", `{"type":"ping"}`, ErrUnknownType, CodeUnknownType},
 		{"send without text", `{"type":"send","id":"1"}`, ErrMissingField, CodeMissingField},
 		{"empty name", `{"type":"join","name":""}`, ErrNameEmpty, CodeInvalidName},
 		{"blank name", `{"type":"join","name":" \t "}`, ErrNameEmpty, CodeInvalidName},

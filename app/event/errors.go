@@ -18,6 +18,7 @@ const (
 	CodeInvalidName   Code = "invalid_name"   // the name breaks the name rules
 	CodeInvalidText   Code = "invalid_text"   // the text is empty, too long or has control characters
 	CodeInvalidID     Code = "invalid_id"     // a send's id is too long or not visible ASCII
+	CodeRateLimited   Code = "rate_limited"   // too many messages: retry after Error.RetryAfter
 	CodeInternal      Code = "internal"       // the server failed; the frame may be retried
 )
 
@@ -33,6 +34,11 @@ var (
 
 	// ErrIDInvalid: a Send.ID is longer than MaxIDLen or not visible ASCII.
 	ErrIDInvalid = fmt.Errorf("id is longer than %d bytes or not visible ASCII", MaxIDLen)
+
+	// ErrTokenTooLong: a Join.Token is longer than MaxTokenLen.
+	ErrTokenTooLong = fmt.Errorf("token is longer than %d bytes", MaxTokenLen)
+	// ErrRoomInvalid: a Join.Room breaks the room rules.
+	ErrRoomInvalid = fmt.Errorf("room must be 1 to %d letters, digits, '-' or '_'", MaxRoomLen)
 
 	// ErrNameEmpty: the name is empty once trimmed.
 	ErrNameEmpty = errors.New("name is empty")
@@ -59,6 +65,8 @@ var codes = []struct {
 	{ErrUnknownType, CodeUnknownType},
 	{ErrMissingField, CodeMissingField},
 	{ErrIDInvalid, CodeInvalidID},
+	{ErrTokenTooLong, CodeBadFrame},
+	{ErrRoomInvalid, CodeBadFrame},
 	{ErrNameEmpty, CodeInvalidName},
 	{ErrNameTooLong, CodeInvalidName},
 	{ErrNameInvalid, CodeInvalidName},

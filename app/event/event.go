@@ -8,10 +8,13 @@ type Type string
 const (
 	TypeJoin       Type = "join"        // client: enter the room under a name
 	TypeSend       Type = "send"        // client: post a message to the room
+	TypePong       Type = "pong"        // client: answer to a ping
 	TypeJoined     Type = "joined"      // server, to the joiner only: "You joined"
 	TypeUserJoined Type = "user_joined" // server, to the others: "<name> connected"
 	TypeUserLeft   Type = "user_left"   // server, to the others: "<name> disconnected"
 	TypeMessage    Type = "message"     // server, to everyone in the room
+	TypeAck        Type = "ack"         // server, to the sender: a resent message was already stored
+	TypePing       Type = "ping"        // server: heartbeat, answer with pong
 	TypeError      Type = "error"       // server, to one client: a refused frame
 )
 
@@ -22,10 +25,21 @@ type Event interface {
 	Type() Type
 }
 
-// Join is the first event a client sends: it enters the room under Name.
-// Any other event before it is refused with CodeNotJoined.
+// Join is the first event a client sends: it enters Room under Name. Any
+// other event but Pong before it is refused with CodeNotJoined.
 type Join struct {
 	Name string `json:"name"`
+	// Token is the identity the server issued in an earlier Joined. With a
+	// valid token the client is the same user as before (a reload or a
+	// reconnect); without one, or with one the server cannot verify, it is
+	// a new user.
+	Token string `json:"token,omitempty"`
+	// Room is the room to enter; empty means DefaultRoom.
+	Room string `json:"room,omitempty"`
+	// Since is the last Message.Seq of Room the client holds: the server
+	// replays every message after it, then goes on live. Zero means none:
+	// the server sends the room's recent history instead.
+	Since uint64 `json:"since,omitempty"`
 }
 
 // Send posts Text to the client's room. ID is chosen by the client and
@@ -36,12 +50,24 @@ type Send struct {
 	Text string `json:"text"`
 }
 
-// Joined tells a client that its Join was accepted. User is the identity the
-// server gave it: a Message whose User equals it is the client's own.
+// Joined tells a client that its Join was accepted. The messages of the
+// room's history follow it (those after Join.Since, or the recent ones), then
+// the live events, with no gap and no repeat between the two.
 type Joined struct {
 	Room string `json:"room"`
+	// User is the client's identity: a Message whose User equals it is the
+	// client's own, in the live stream and in history alike.
 	User string `json:"user"`
 	Name string `json:"name"`
+	// Token proves User and Name on the next Join; the client keeps it.
+	Token string `json:"token"`
+	// Seq is the room's last sequence number when the client joined: the
+	// replayed history ends there.
+	Seq uint64 `json:"seq"`
+	// Gap is true when messages after Join.Since are no longer kept (they
+	// fell out of retention): the history that follows starts later, and
+	// the client should say that older messages are missing.
+	Gap bool `json:"gap,omitempty"`
 }
 
 // UserJoined tells the members of Room that someone entered it.
@@ -75,6 +101,23 @@ type Message struct {
 	Time int64 `json:"time"`
 }
 
+// Ack acknowledges a Send whose (user, ID) the server had already stored,
+// such as a resend after a lost acknowledgement. It goes to the sender only;
+// the message itself is not stored or broadcast again. A first Send is
+// acknowledged by its Message instead.
+type Ack struct {
+	ID  string `json:"id"`
+	Seq uint64 `json:"seq"`
+}
+
+// Ping is the server's heartbeat, sent when it has sent nothing else for
+// HeartbeatInterval. The client answers with Pong.
+type Ping struct{}
+
+// Pong answers a Ping. Any client frame proves the client alive; Pong is the
+// one a client sends when it has nothing else to say.
+type Pong struct{}
+
 // Error refuses one client frame. The connection stays open unless a close
 // follows; nothing else the client sent is affected.
 type Error struct {
@@ -83,6 +126,9 @@ type Error struct {
 	Message string `json:"message"`
 	// ID is the Send.ID of the refused Send, when there was one.
 	ID string `json:"id,omitempty"`
+	// RetryAfter, with CodeRateLimited, is how many milliseconds to wait
+	// before sending the refused message again.
+	RetryAfter int64 `json:"retry_after,omitempty"`
 }
 
 // Type implements Event.
@@ -105,3 +151,12 @@ func (Message) Type() Type { return TypeMessage }
 
 // Type implements Event.
 func (Error) Type() Type { return TypeError }
+
+// Type implements Event.
+func (Ack) Type() Type { return TypeAck }
+
+// Type implements Event.
+func (Ping) Type() Type { return TypePing }
+
+// Type implements Event.
+func (Pong) Type() Type { return TypePong }

@@ -1,5 +1,7 @@
 package event
 
+import "time"
+
 // Limits of the protocol. Both sides enforce them: the browser to answer a
 // person at once, the server because it trusts no client.
 const (
@@ -23,8 +25,31 @@ const (
 	// A single event is always below MaxClientFrameBytes, so it always fits.
 	MaxServerFrameBytes = 64 << 10
 
-	// DefaultRoom is the room everyone is in until rooms are addressable.
+	// DefaultRoom is the room a Join without a room enters.
 	DefaultRoom = "lobby"
+
+	// MaxRoomLen is the longest room name in bytes: 64 fits a readable
+	// slug in a URL path (/r/<room>).
+	MaxRoomLen = 64
+
+	// MaxTokenLen is the longest identity token a Join may carry: 512 bytes
+	// is twice what the server issues for the longest name.
+	MaxTokenLen = 512
+)
+
+// Heartbeats. Browsers cannot see WebSocket pings, so the heartbeat is made
+// of events: a quiet server sends Ping, the client answers Pong.
+const (
+	// HeartbeatInterval is how long the server stays silent before it sends
+	// a Ping: 25 s keeps NATs and proxies (often 30–60 s idle timeouts) from
+	// dropping an idle connection.
+	HeartbeatInterval = 25 * time.Second
+
+	// HeartbeatTimeout is how long a peer may stay silent before the other
+	// side takes it for dead: 60 s is two missed heartbeats plus slack for a
+	// throttled background tab. The server closes such a client; the client
+	// drops such a connection and reconnects.
+	HeartbeatTimeout = 60 * time.Second
 )
 
 // StatusSlowConsumer is the close code (4001, from the range 4000–4999 that

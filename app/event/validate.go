@@ -44,3 +44,19 @@ func NormalizeText(text string) (string, error) {
 func forbiddenInText(r rune) bool {
 	return unicode.IsControl(r) && r != '\t' && r != '\n'
 }
+
+// ValidRoom reports whether name is a room name: 1 to MaxRoomLen ASCII
+// letters, digits, '-' or '_', so that it is safe in a URL path and a log.
+func ValidRoom(name string) bool {
+	if name == "" || len(name) > MaxRoomLen {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}

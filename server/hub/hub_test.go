@@ -11,16 +11,65 @@ import (
 	"time"
 
 	"github.com/chatwasm/chat/app/event"
+	"github.com/chatwasm/chat/server/store"
 )
 
-// join makes a client and joins it to the lobby.
+// newHub returns a hub on a fresh store in a temporary directory.
+func newHub(t testing.TB, cfg Config) *Hub {
+	t.Helper()
+	if cfg.Store == nil {
+		st, err := store.Open(t.TempDir(), store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		cfg.Store = st
+	}
+	h := New(cfg)
+	t.Cleanup(h.Close)
+	return h
+}
+
+// join makes a client and joins it to the lobby as a fresh user.
 func join(t testing.TB, h *Hub, user string, queueBytes int) *Client {
 	t.Helper()
+	return joinSince(t, h, user, queueBytes, 0)
+}
+
+// joinSince joins a client that holds the room's messages up to since.
+func joinSince(t testing.TB, h *Hub, user string, queueBytes int, since uint64) *Client {
+	t.Helper()
 	c := NewClient(queueBytes)
-	if err := h.Join(c, event.DefaultRoom, user, "name-"+user); err != nil {
+	if err := h.Join(context.Background(), c, event.DefaultRoom, Identity{User: user, Name: "name-" + user, Token: "t-" + user}, since); err != nil {
 		t.Fatalf("Join(%s): %v", user, err)
 	}
 	return c
+}
+
+// send publishes text from c and fails the test on error.
+func send(t testing.TB, h *Hub, c *Client, id, text string) event.Message {
+	t.Helper()
+	m, _, err := h.Publish(context.Background(), c, event.Send{ID: id, Text: text})
+	if err != nil {
+		t.Fatalf("Publish(%q): %v", text, err)
+	}
+	return m
+}
+
+// waitFor polls f until it returns nil or 10 s pass.
+func waitFor(t testing.TB, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // drain returns every event queued for c so far, without waiting.
@@ -48,9 +97,9 @@ func drain(t testing.TB, c *Client) []event.Event {
 
 func TestJoinAndLeaveNotices(t *testing.T) {
 	t.Parallel()
-	h := New()
+	h := newHub(t, Config{PresenceGrace: 20 * time.Millisecond})
 	ann := join(t, h, "ann", 0)
-	if got, want := drain(t, ann), []event.Event{event.Joined{Room: event.DefaultRoom, User: "ann", Name: "name-ann"}}; !reflect.DeepEqual(got, want) {
+	if got, want := drain(t, ann), []event.Event{event.Joined{Room: event.DefaultRoom, User: "ann", Name: "name-ann", Token: "t-ann"}}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("ann after her join: %#v, want %#v", got, want)
 	}
 
@@ -61,39 +110,69 @@ func TestJoinAndLeaveNotices(t *testing.T) {
 	if got := drain(t, bob); len(got) != 1 || got[0].Type() != event.TypeJoined {
 		t.Fatalf("bob after his join: %#v, want only Joined", got)
 	}
-	if err := h.Join(bob, event.DefaultRoom, "bob", "again"); !errors.Is(err, ErrAlreadyJoined) {
+	if err := h.Join(context.Background(), bob, event.DefaultRoom, Identity{User: "bob"}, 0); !errors.Is(err, ErrAlreadyJoined) {
 		t.Fatalf("second Join: %v, want ErrAlreadyJoined", err)
 	}
 
 	h.Leave(bob)
 	h.Leave(bob) // a second Leave is a no-op
-	if got, want := drain(t, ann), []event.Event{event.UserLeft{Room: event.DefaultRoom, User: "bob", Name: "name-bob"}}; !reflect.DeepEqual(got, want) {
+	var got []event.Event
+	waitFor(t, func() error {
+		got = append(got, drain(t, ann)...)
+		if len(got) == 0 {
+			return errors.New("no UserLeft after the grace period")
+		}
+		return nil
+	})
+	if want := []event.Event{event.UserLeft{Room: event.DefaultRoom, User: "bob", Name: "name-bob"}}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("ann after bob left: %#v, want %#v", got, want)
 	}
 	if n := h.Members(event.DefaultRoom); n != 1 {
 		t.Fatalf("Members = %d, want 1", n)
 	}
-	if _, err := h.Publish(bob, event.Send{Text: "ghost"}); !errors.Is(err, ErrNotJoined) {
+	if _, _, err := h.Publish(context.Background(), bob, event.Send{Text: "ghost"}); !errors.Is(err, ErrNotJoined) {
 		t.Fatalf("Publish after Leave: %v, want ErrNotJoined", err)
 	}
-	if _, err := h.Publish(NewClient(0), event.Send{Text: "stranger"}); !errors.Is(err, ErrNotJoined) {
+	if _, _, err := h.Publish(context.Background(), NewClient(0), event.Send{Text: "stranger"}); !errors.Is(err, ErrNotJoined) {
 		t.Fatalf("Publish before Join: %v, want ErrNotJoined", err)
 	}
 }
 
+// TestPresenceGrace: a reconnect within the grace period and a second tab
+// are not announced; the last connection's leave is, once.
+func TestPresenceGrace(t *testing.T) {
+	t.Parallel()
+	h := newHub(t, Config{PresenceGrace: time.Hour})
+	ann := join(t, h, "ann", 0)
+	bob := join(t, h, "bob", 0)
+	drain(t, ann)
+	h.Leave(bob)
+	bob2 := join(t, h, "bob", 0) // the reload
+	bobTab := join(t, h, "bob", 0)
+	h.Leave(bobTab)
+	if got := drain(t, ann); len(got) != 0 {
+		t.Fatalf("ann saw %#v for a reconnect and a second tab", got)
+	}
+	h.cfg.PresenceGrace = 0 // expire at once from now on
+	h.Leave(bob2)
+	waitFor(t, func() error {
+		if got := drain(t, ann); len(got) != 1 || got[0].Type() != event.TypeUserLeft {
+			return fmt.Errorf("ann saw %#v, want one UserLeft", got)
+		}
+		return nil
+	})
+}
+
 func TestBroadcastOrderAndSeq(t *testing.T) {
 	t.Parallel()
-	h := New()
+	h := newHub(t, Config{})
 	clients := []*Client{join(t, h, "a", 0), join(t, h, "b", 0), join(t, h, "c", 0)}
 	for _, c := range clients {
 		drain(t, c)
 	}
 	for i := range 50 {
 		sender := clients[i%len(clients)]
-		m, err := h.Publish(sender, event.Send{ID: fmt.Sprint("id", i), Text: fmt.Sprint("text ", i)})
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := send(t, h, sender, fmt.Sprint("id", i), fmt.Sprint("text ", i))
 		if m.Seq != uint64(i+1) || m.User != sender.User() || m.Name != sender.Name() {
 			t.Fatalf("message %d: %#v", i, m)
 		}
@@ -114,7 +193,7 @@ func TestBroadcastOrderAndSeq(t *testing.T) {
 
 func TestNextCoalescesWithinFrameLimit(t *testing.T) {
 	t.Parallel()
-	h := New()
+	h := newHub(t, Config{})
 	sender, reader := join(t, h, "s", 0), join(t, h, "r", 0)
 	drain(t, sender)
 	drain(t, reader)
@@ -124,9 +203,7 @@ func TestNextCoalescesWithinFrameLimit(t *testing.T) {
 	}
 	const n = 100
 	for range n {
-		if _, err := h.Publish(sender, event.Send{Text: string(text)}); err != nil {
-			t.Fatal(err)
-		}
+		send(t, h, sender, "", string(text))
 	}
 	frames, events := 0, 0
 	for events < n {
@@ -151,7 +228,7 @@ func TestNextCoalescesWithinFrameLimit(t *testing.T) {
 
 func TestSlowClientIsStoppedWithoutBlockingOthers(t *testing.T) {
 	t.Parallel()
-	h := New()
+	h := newHub(t, Config{})
 	const limit = 4 << 10
 	slow := join(t, h, "slow", limit) // never reads
 	fast := join(t, h, "fast", 0)
@@ -173,9 +250,7 @@ func TestSlowClientIsStoppedWithoutBlockingOthers(t *testing.T) {
 		received <- n
 	}()
 	for i := range 1000 {
-		if _, err := h.Publish(fast, event.Send{Text: fmt.Sprint("message ", i)}); err != nil {
-			t.Fatal(err)
-		}
+		send(t, h, fast, "", fmt.Sprint("message ", i))
 	}
 	if n := <-received; n != 1000 {
 		t.Fatalf("fast client received %d of 1000 messages", n)
@@ -210,7 +285,7 @@ func TestCloseWakesNext(t *testing.T) {
 // message in one order.
 func TestConcurrentJoinsAndSends(t *testing.T) {
 	t.Parallel()
-	h := New()
+	h := newHub(t, Config{})
 	const stayers, churners, perClient = 8, 16, 25
 	var stay []*Client
 	for i := range stayers {
@@ -225,14 +300,14 @@ func TestConcurrentJoinsAndSends(t *testing.T) {
 				c = stay[i]
 			} else {
 				c = NewClient(0)
-				if err := h.Join(c, event.DefaultRoom, fmt.Sprint("churn", i), "churner"); err != nil {
+				if err := h.Join(context.Background(), c, event.DefaultRoom, Identity{User: fmt.Sprint("churn", i), Name: "churner"}, 0); err != nil {
 					errs <- err
 					return
 				}
 				defer h.Leave(c)
 			}
 			for j := range perClient {
-				if _, err := h.Publish(c, event.Send{Text: fmt.Sprintf("%d/%d", i, j)}); err != nil {
+				if _, _, err := h.Publish(context.Background(), c, event.Send{Text: fmt.Sprintf("%d/%d", i, j)}); err != nil {
 					errs <- err
 					return
 				}

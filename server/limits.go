@@ -1,0 +1,72 @@
+package server
+
+import (
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// userLimits holds one rate limiter per user with a live connection, shared
+// by the user's connections, so that opening more tabs buys no more rate.
+type userLimits struct {
+	limit rate.Limit
+	burst int
+
+	mu    sync.Mutex
+	users map[string]*userLimit
+}
+
+// userLimit is a user's limiter and how many connections hold it.
+type userLimit struct {
+	lim  *rate.Limiter
+	refs int
+}
+
+func newUserLimits(perSecond float64, burst int) *userLimits {
+	return &userLimits{limit: rate.Limit(perSecond), burst: burst, users: make(map[string]*userLimit)}
+}
+
+// acquire returns the user's limiter for one more connection; release it
+// when the connection ends.
+func (l *userLimits) acquire(user string) *rate.Limiter {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	u := l.users[user]
+	if u == nil {
+		u = &userLimit{lim: rate.NewLimiter(l.limit, l.burst)}
+		l.users[user] = u
+	}
+	u.refs++
+	return u.lim
+}
+
+// release forgets a connection's hold on the user's limiter, and the limiter
+// once no connection holds it.
+func (l *userLimits) release(user string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if u := l.users[user]; u != nil {
+		if u.refs--; u.refs == 0 {
+			delete(l.users, user)
+		}
+	}
+}
+
+// allow takes one token from every limiter, or none: it returns zero when
+// the message may go, or how long to wait before it may.
+func allow(now time.Time, limiters ...*rate.Limiter) time.Duration {
+	var wait time.Duration
+	reservations := make([]*rate.Reservation, 0, len(limiters))
+	for _, l := range limiters {
+		r := l.ReserveN(now, 1)
+		reservations = append(reservations, r)
+		wait = max(wait, r.DelayFrom(now))
+	}
+	if wait > 0 {
+		for _, r := range reservations {
+			r.CancelAt(now)
+		}
+	}
+	return wait
+}

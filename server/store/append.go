@@ -1,0 +1,161 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/chatwasm/chat/app/event"
+)
+
+// Pending is a message the server accepted but has not stored yet.
+type Pending struct {
+	// ID is the client's Send.ID. A non-empty ID makes the message
+	// idempotent: storing (room, User, ID) a second time returns the first
+	// message instead. Empty means the client gave none: never deduplicated.
+	ID string
+	// User is the sender's identity (event.Joined.User), Name the name it
+	// goes by, Text what it wrote.
+	User, Name, Text string
+	// Time is when the server accepted the message, in Unix milliseconds; it
+	// is stored as given and is what retention by age judges.
+	Time int64
+}
+
+// Result is what Append did with one Pending.
+type Result struct {
+	// Message is the stored message: the new one, or when Duplicate the
+	// original, with its original Seq, Time, Name and Text.
+	Message event.Message
+	// Duplicate reports that (room, User, ID) was already stored, by an
+	// earlier Append or earlier in the same batch, so nothing new was stored
+	// and no sequence number was used.
+	Duplicate bool
+}
+
+// Append stores batch in room, in one transaction: the whole batch costs one
+// fsync (group commit), so a caller that gathers the messages arriving while
+// the previous Append runs gets throughput without giving up durability.
+//
+// Each new message gets the room's next sequence number, in batch order:
+// numbers start at 1, grow by one, and are never reused, even after a restart
+// or after Prune deleted every message of the room. A Pending whose non-empty
+// ID the same User already used in room (earlier, or earlier in this batch) is
+// not stored again; its Result is the original message with Duplicate set.
+// Deduplication reaches as far back as retention keeps messages.
+//
+// Append returns one Result per Pending, in order. When it returns nil, every
+// message of the batch is durable (synchronous=FULL). When it returns an
+// error, none of the batch was stored and no sequence number was used. An
+// empty batch stores nothing and returns no Results.
+func (s *Store) Append(ctx context.Context, room string, batch []Pending) ([]Result, error) {
+	if room == "" {
+		return nil, ErrInvalidRoom
+	}
+	if len(batch) == 0 {
+		return nil, nil
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+
+	results, err := s.appendTx(ctx, room, batch)
+	if err != nil {
+		return nil, fmt.Errorf("append to %s: %w", room, err)
+	}
+	return results, nil
+}
+
+// The statements of appendTx. The upsert's conflict target is the partial
+// unique index alone, so a clash on (room, seq), which would be a bug, still
+// fails the statement instead of being skipped.
+const (
+	selectLastSeq = `SELECT last_seq FROM rooms WHERE name = ?`
+	insertMessage = `INSERT INTO messages (room, seq, client_id, user, name, text, time)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (room, user, client_id) WHERE client_id <> '' DO NOTHING`
+	selectByClientID = `SELECT seq, name, text, time FROM messages
+		WHERE room = ? AND user = ? AND client_id = ? AND client_id <> ''`
+	upsertLastSeq = `INSERT INTO rooms (name, last_seq) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET last_seq = excluded.last_seq`
+)
+
+// appendTx is Append's transaction. The caller holds writeMu.
+func (s *Store) appendTx(ctx context.Context, room string, batch []Pending) ([]Result, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback() // a no-op after Commit
+
+	var last uint64
+	{
+		var l int64
+		err := s.stmt(ctx, tx, selectLastSeq).QueryRowContext(ctx, room).Scan(&l)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("read last seq: %w", err)
+		}
+		last = uint64(l)
+	}
+	insert := s.stmt(ctx, tx, insertMessage)
+	byClientID := s.stmt(ctx, tx, selectByClientID)
+
+	results := make([]Result, len(batch))
+	seq := last
+	for i, p := range batch {
+		m := event.Message{Room: room, Seq: seq + 1, ID: p.ID, User: p.User, Name: p.Name, Text: p.Text, Time: p.Time}
+		res, err := insert.ExecContext(ctx, room, int64(m.Seq), p.ID, p.User, p.Name, p.Text, p.Time)
+		if err != nil {
+			return nil, fmt.Errorf("insert message %d of %d: %w", i+1, len(batch), err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return nil, fmt.Errorf("insert message %d of %d: %w", i+1, len(batch), err)
+		}
+		if n == 1 {
+			seq = m.Seq
+			results[i] = Result{Message: m}
+			continue
+		}
+		// Only the client-id index can have refused the row: p repeats a
+		// stored message.
+		orig := event.Message{Room: room, ID: p.ID, User: p.User}
+		var oseq int64
+		err = byClientID.QueryRowContext(ctx, room, p.User, p.ID).Scan(&oseq, &orig.Name, &orig.Text, &orig.Time)
+		if err != nil {
+			return nil, fmt.Errorf("read original of message %d (id %q): %w", i+1, p.ID, err)
+		}
+		orig.Seq = uint64(oseq)
+		results[i] = Result{Message: orig, Duplicate: true}
+	}
+
+	if seq != last {
+		if _, err := s.stmt(ctx, tx, upsertLastSeq).ExecContext(ctx, room, int64(seq)); err != nil {
+			return nil, fmt.Errorf("update last seq: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	return results, nil
+}
+
+// lastSeq returns room's last sequence number as q sees it, 0 for a room
+// that has none.
+func lastSeq(ctx context.Context, q querier, room string) (uint64, error) {
+	var last int64
+	err := q.QueryRowContext(ctx, selectLastSeq, room).Scan(&last)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("read last seq: %w", err)
+	}
+	return uint64(last), nil
+}
+
+// querier is what *sql.DB and *sql.Tx have in common for reading.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
