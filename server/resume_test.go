@@ -1,0 +1,165 @@
+package server_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/chatwasm/chat/app/event"
+	"github.com/chatwasm/chat/server"
+)
+
+// TestTokenKeepsIdentity proves that a reconnect with the token of Joined is
+// the same user under the same name, that the name in the frame cannot
+// override the token's, and that an edited token buys a new identity, never
+// someone else's.
+func TestTokenKeepsIdentity(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	wsURL, _ := startServer(t, server.Config{})
+	ann := dial(t, ctx, wsURL, "ann", nil)
+	first := ann.join(t, ctx, "ann")
+	ann.ws.Close(websocket.StatusNormalClosure, "")
+
+	again := dial(t, ctx, wsURL, "ann again", nil)
+	again.sendEvent(t, ctx, event.Join{Name: "mallory", Token: first.Token})
+	j := expect[event.Joined](t, ctx, again)
+	if j.User != first.User || j.Name != "ann" {
+		t.Fatalf("reconnect with a token: %#v, want user %s named ann", j, first.User)
+	}
+
+	forged := first.Token[:len(first.Token)-2] + "xx"
+	eve := dial(t, ctx, wsURL, "eve", nil)
+	eve.sendEvent(t, ctx, event.Join{Name: "eve", Token: forged})
+	j = expect[event.Joined](t, ctx, eve)
+	if j.User == first.User || j.Name != "eve" || j.Token == forged {
+		t.Fatalf("join with a forged token: %#v, want a new identity", j)
+	}
+}
+
+// TestResumeAfterDisconnect proves that a client that reconnects with the
+// last seq it holds gets exactly the messages it missed, then the live
+// stream, and that its departure within the grace period is not announced.
+func TestResumeAfterDisconnect(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	wsURL, _ := startServer(t, server.Config{PresenceGrace: time.Hour})
+	ann, bob, annJ, bobJ := joinedPair(t, ctx, wsURL)
+	ann.sendEvent(t, ctx, event.Send{ID: "a1", Text: "one"})
+	expectMessage(t, ctx, ann, annJ, 1, "a1", "one")
+	expectMessage(t, ctx, bob, annJ, 1, "a1", "one")
+
+	bob.ws.CloseNow() // the network drops
+	for i := 2; i <= 4; i++ {
+		ann.sendEvent(t, ctx, event.Send{ID: fmt.Sprint("a", i), Text: fmt.Sprint("missed ", i)})
+		expectMessage(t, ctx, ann, annJ, uint64(i), fmt.Sprint("a", i), fmt.Sprint("missed ", i))
+	}
+
+	back := dial(t, ctx, wsURL, "bob back", nil)
+	back.sendEvent(t, ctx, event.Join{Name: "bob", Token: bobJ.Token, Since: 1})
+	if j := expect[event.Joined](t, ctx, back); j.User != bobJ.User || j.Seq != 4 || j.Gap {
+		t.Fatalf("resume: %#v, want bob at seq 4 without gap", j)
+	}
+	for i := 2; i <= 4; i++ {
+		expectMessage(t, ctx, back, annJ, uint64(i), fmt.Sprint("a", i), fmt.Sprint("missed ", i))
+	}
+	ann.sendEvent(t, ctx, event.Send{ID: "a5", Text: "live"})
+	expectMessage(t, ctx, back, annJ, 5, "a5", "live")
+	// Ann saw neither bob's departure nor his return: only her message.
+	expectMessage(t, ctx, ann, annJ, 5, "a5", "live")
+}
+
+// TestResendIsAcked proves exactly-once for a resend after a lost
+// acknowledgement: the server answers Ack with the original seq, and nobody
+// sees the message twice.
+func TestResendIsAcked(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	wsURL, _ := startServer(t, server.Config{})
+	ann, bob, annJ, _ := joinedPair(t, ctx, wsURL)
+	ann.sendEvent(t, ctx, event.Send{ID: "x1", Text: "once"})
+	expectMessage(t, ctx, ann, annJ, 1, "x1", "once")
+	expectMessage(t, ctx, bob, annJ, 1, "x1", "once")
+
+	ann.sendEvent(t, ctx, event.Send{ID: "x1", Text: "once"})
+	expectEvent(t, ctx, ann, event.Ack{ID: "x1", Seq: 1})
+	ann.sendEvent(t, ctx, event.Send{ID: "x2", Text: "next"})
+	expectMessage(t, ctx, ann, annJ, 2, "x2", "next")
+	expectMessage(t, ctx, bob, annJ, 2, "x2", "next") // not preceded by a repeat of x1
+}
+
+// TestRateLimit proves that a burst beyond the limit is refused with
+// rate_limited and a retry delay, that the refusal is not a protocol error,
+// and that the message goes through when retried after the delay.
+func TestRateLimit(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	wsURL, _ := startServer(t, server.Config{RateLimit: 5, RateBurst: 3})
+	ann := dial(t, ctx, wsURL, "ann", nil)
+	annJ := ann.join(t, ctx, "ann")
+	for i := 1; i <= 3; i++ {
+		ann.sendEvent(t, ctx, event.Send{ID: fmt.Sprint("r", i), Text: "burst"})
+		expectMessage(t, ctx, ann, annJ, uint64(i), fmt.Sprint("r", i), "burst")
+	}
+	// Far more refusals than MaxProtocolErrors: none closes the connection.
+	var retry time.Duration
+	for range event.MaxProtocolErrors + 4 {
+		ann.sendEvent(t, ctx, event.Send{ID: "r4", Text: "too fast"})
+		e := expect[event.Error](t, ctx, ann)
+		if e.Code != event.CodeRateLimited || e.ID != "r4" || e.RetryAfter <= 0 || e.RetryAfter > 1000 {
+			t.Fatalf("over the limit: %#v, want rate_limited for r4 with a retry delay", e)
+		}
+		retry = time.Duration(e.RetryAfter) * time.Millisecond
+	}
+	time.Sleep(retry) // as a client does: wait the delay the server asked for
+	ann.sendEvent(t, ctx, event.Send{ID: "r4", Text: "too fast"})
+	expectMessage(t, ctx, ann, annJ, 4, "r4", "too fast")
+
+	// A second connection of the same user shares the user's bucket.
+	tab := dial(t, ctx, wsURL, "ann's tab", nil)
+	tab.sendEvent(t, ctx, event.Join{Name: "ann", Token: annJ.Token})
+	expect[event.Joined](t, ctx, tab)
+	refused := 0
+	for i := range 6 {
+		tab.sendEvent(t, ctx, event.Send{ID: fmt.Sprint("t", i), Text: "tab"})
+		for {
+			e := tab.next(t, ctx)
+			if _, ok := e.(event.Message); ok && e.(event.Message).ID == fmt.Sprint("t", i) {
+				break
+			}
+			if er, ok := e.(event.Error); ok && er.Code == event.CodeRateLimited {
+				refused++
+				break
+			}
+		}
+	}
+	if refused == 0 {
+		t.Fatal("a second tab sent 6 messages at once past the user's limit")
+	}
+}
+
+// TestHeartbeat proves that a quiet server sends ping, that a client which
+// answers stays connected, and that one silent past the timeout is closed.
+func TestHeartbeat(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	wsURL, _ := startServer(t, server.Config{HeartbeatInterval: 50 * time.Millisecond, HeartbeatTimeout: 400 * time.Millisecond})
+	ann := dial(t, ctx, wsURL, "ann", nil)
+	ann.join(t, ctx, "ann")
+	for range 10 { // 10 pings answered: 500 ms, past the timeout
+		expect[event.Ping](t, ctx, ann)
+		ann.sendEvent(t, ctx, event.Pong{})
+	}
+	// Now silent: pings keep coming, then the server closes the socket.
+	events, status, err := ann.closed(ctx)
+	if status == -1 && ctx.Err() != nil {
+		t.Fatalf("a silent client was not closed: %v", err)
+	}
+	for _, e := range events {
+		if _, ok := e.(event.Ping); !ok {
+			t.Fatalf("a silent client got %#v, want only pings", e)
+		}
+	}
+}
