@@ -47,7 +47,7 @@ func run() error {
 	webDir := flag.String("web", os.Getenv("WEB_DIR"),
 		"serve the web directory found in this directory instead of the embedded one, for development (env WEB_DIR)")
 	dataDir := flag.String("data", envOr("DATA", "./data"), "data directory: message store and identity secret, created when missing (env DATA)")
-	history := flag.Int("history", 0, "messages a person joining fresh sees (0: 100)")
+	history := flag.Int("history", 0, "messages a person joining fresh sees (0: 100; at most 1000)")
 	retainCount := flag.Int("retain", 0, "messages kept per room (0: 10000, -1: no limit)")
 	retainAge := flag.Duration("retain-age", 0, "how long messages are kept, e.g. 720h (0: no limit)")
 	flag.Parse()

@@ -3,23 +3,21 @@ package app
 import (
 	"context"
 	"errors"
-	"strconv"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	goapp "github.com/maxence-charriere/go-app/v10/pkg/app"
 
 	"github.com/chatwasm/chat/app/event"
 )
 
-// The values of #connection's data-state, part of the DOM contract.
-const (
-	StateConnecting = "connecting"
-	StateConnected  = "connected"
-	StateOffline    = "offline"
-)
+// StatusSent is the data-status of a message row the server stored: every
+// row of the room's messages has it; outbox rows have their OutboxItem.Status
+// (pending, failed).
+const StatusSent = "sent"
+
+// gapText is the divider shown where messages are missing: they fell out of
+// the server's retention while the page was away.
+const gapText = "Some older messages are no longer available"
 
 // maxEntries bounds the messages and notices kept on the page: 500 rows
 // render in a few milliseconds with go-app's positional diffing, and one
@@ -31,59 +29,105 @@ const maxEntries = 500
 // cost (go-app v10 never looks on its own).
 const updateCheckInterval = 10 * time.Minute
 
-// Chat is the page: the connection state, the name prompt until the person
-// joins, then the message list and the send form. Its state changes only on
+// Chat is the page: the connection state, the name prompt for a new person,
+// the message list with the outbox at its end, and the send form. A Session
+// does the talking; Chat shows its Updates. Its state changes only on
 // go-app's UI goroutine (event handlers and ctx.Dispatch).
 type Chat struct {
 	goapp.Compo
 
-	state   string             // #connection's data-state; empty until mounted
-	conn    *Conn              // the open connection, nil while not connected
-	cancel  context.CancelFunc // ends the connection and the update checks
+	state   ConnState          // #connection's data-state; empty until mounted
+	sess    *Session           // the person's session, nil until mounted
+	cancel  context.CancelFunc // ends the session and the update checks
+	release []func()           // remove the browser event listeners
 	mounted bool               // the WASM runs: the forms are usable
 
+	known     bool   // a stored identity joins by itself: no name prompt
 	nameDraft string // what the name input holds
-	name      string // the name sent in a Join, until Joined or refused
+	name      string // the name joined under, or submitted and waiting
 	nameErr   string // why the name was refused
 	user      string // the identity from Joined; empty until joined
 
 	draft   string // what the message input holds
 	sendErr string // why the last message was refused
-	sent    uint64 // counts Sends, to give each an id
 
-	entries     []entry // messages and notices, oldest first
-	updateReady bool    // a new version is installed: offer to reload
+	entries     []entry      // the room's messages and notices, oldest first
+	outbox      []OutboxItem // the person's messages not acknowledged yet
+	updateReady bool         // a new version is installed: offer to reload
 }
 
 // entry is one row of the message list.
 type entry struct {
-	notice bool
-	own    bool
-	name   string
-	text   string
+	notice  bool
+	divider bool
+	own     bool
+	name    string
+	text    string
 }
 
-// OnMount opens the connection as soon as the app runs, before a name is
+// OnMount starts the session as soon as the app runs, before a name is
 // given, and starts looking for updates.
 func (c *Chat) OnMount(ctx goapp.Context) {
 	c.mounted = true
 	c.state = StateConnecting
+	sess, err := NewSession(SessionConfig{
+		URL:     socketURL(),
+		Storage: ctx.LocalStorage(),
+		OnUpdate: func(u Update) {
+			ctx.Dispatch(func(ctx goapp.Context) { c.received(ctx, u) })
+		},
+	})
+	if err != nil {
+		// Only a bad configuration fails, never the network.
+		goapp.Log("chat:", err)
+		c.state = StateOffline
+		return
+	}
+	c.sess = sess
+	c.known = !sess.NeedsName()
+	c.outbox = sess.Outbox()
 	cctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
-	url := socketURL()
-	ctx.Async(func() { c.connect(ctx, cctx, url) })
+	ctx.Async(func() { _ = sess.Run(cctx) })
 	ctx.Async(func() { checkForUpdates(cctx) })
+
+	// Back online, or back in sight after the phone slept: reconnect now
+	// rather than at the end of the backoff. Offline: the socket is dead
+	// even if the browser does not say so for a while.
+	win := goapp.Window()
+	doc := win.Get("document")
+	c.listen(win, "online", sess.Wake)
+	c.listen(win, "offline", sess.Drop)
+	c.listen(doc, "visibilitychange", func() {
+		if doc.Get("visibilityState").String() == "visible" {
+			sess.Wake()
+		}
+	})
 }
 
-// OnDismount closes the connection: go-app never cancels a Context itself.
+// listen calls f on the target's DOM event until dismount.
+func (c *Chat) listen(target goapp.Value, name string, f func()) {
+	fn := goapp.FuncOf(func(goapp.Value, []goapp.Value) any {
+		f()
+		return nil
+	})
+	target.Call("addEventListener", name, fn)
+	c.release = append(c.release, func() {
+		target.Call("removeEventListener", name, fn)
+		fn.Release()
+	})
+}
+
+// OnDismount ends the session, which closes the connection, and removes the
+// listeners: go-app never cancels a Context itself.
 func (c *Chat) OnDismount() {
 	if c.cancel != nil {
 		c.cancel()
 	}
-	if c.conn != nil {
-		_ = c.conn.Close()
-		c.conn = nil
+	for _, f := range c.release {
+		f()
 	}
+	c.release = nil
 }
 
 // OnAppUpdate shows the reload notice once a new version is ready.
@@ -91,47 +135,14 @@ func (c *Chat) OnAppUpdate(ctx goapp.Context) {
 	c.updateReady = ctx.AppUpdateAvailable()
 }
 
-// connect dials and reads the connection until it ends. It runs outside the
-// UI goroutine and hands everything to it through ctx.Dispatch.
-func (c *Chat) connect(ctx goapp.Context, cctx context.Context, url string) {
-	conn, err := Dial(cctx, url)
-	if err != nil {
-		ctx.Dispatch(func(ctx goapp.Context) { c.state = StateOffline })
-		return
-	}
-	ctx.Dispatch(func(ctx goapp.Context) { c.connected(ctx, conn) })
-	for {
-		events, err := conn.Read(cctx)
-		if err != nil {
-			ctx.Dispatch(func(ctx goapp.Context) { c.disconnected() })
-			return
-		}
-		ctx.Dispatch(func(ctx goapp.Context) { c.received(ctx, events) })
-	}
-}
-
-// connected takes a new connection into use and sends a Join that waited
-// for it.
-func (c *Chat) connected(ctx goapp.Context, conn *Conn) {
-	c.conn = conn
-	c.state = StateConnected
-	if c.name != "" && c.user == "" {
-		c.sendJoin()
-	}
-}
-
-// disconnected marks the connection lost.
-func (c *Chat) disconnected() {
-	c.conn = nil
-	c.state = StateOffline
-}
-
 // onNameSubmit joins under the name typed, once it passes the protocol's
-// own rules; a Join waits for the connection if need be.
+// own rules; the Session sends the Join when the connection allows.
 func (c *Chat) onNameSubmit(ctx goapp.Context, e goapp.Event) {
 	e.PreventDefault()
-	if c.takeName() && c.conn != nil {
-		c.sendJoin()
+	if c.takeName() && c.sess != nil {
+		if err := c.sess.Join(c.name); err != nil {
+			c.nameErr, c.name = sentence(err), ""
+		}
 	}
 }
 
@@ -147,49 +158,57 @@ func (c *Chat) takeName() bool {
 	return true
 }
 
-// sendJoin sends the pending name.
-func (c *Chat) sendJoin() {
-	if err := c.conn.Send(context.Background(), event.Join{Name: c.name}); err != nil {
-		c.nameErr = "Could not reach the server; try again."
-		c.name = ""
-	}
-}
-
-// onSend sends the typed message once it passes the protocol's rules. An
-// empty message is not sent; a refused one stays in the input.
+// onSend puts the typed message in the outbox, connected or not. An empty
+// message is not sent; a refused one stays in the input.
 func (c *Chat) onSend(ctx goapp.Context, e goapp.Event) {
 	e.PreventDefault()
 	defer focus("message-input")
-	s, ok := c.takeDraft()
-	if !ok {
-		return
+	if c.submit() {
+		setValue("message-input", "")
+		ctx.Defer(func(goapp.Context) { scrollToBottom("message-container") })
 	}
-	if c.conn == nil {
-		c.sendErr = "Not connected: your message was not sent."
-		return
-	}
-	if err := c.conn.Send(context.Background(), s); err != nil {
-		c.sendErr = "Could not reach the server: your message was not sent."
-		return
-	}
-	c.draft, c.sendErr = "", ""
-	setValue("message-input", "")
 }
 
-// takeDraft validates the typed message and returns it as a Send with a new
-// id, or shows why it is refused (an empty message is not worth a word).
-func (c *Chat) takeDraft() (event.Send, bool) {
-	text, err := event.NormalizeText(c.draft)
+// submit hands the draft to the Session, or shows why it is refused (an
+// empty message is not worth a word). It reports whether it was queued.
+func (c *Chat) submit() bool {
+	if c.sess == nil {
+		return false
+	}
+	_, err := c.sess.Send(c.draft)
 	switch {
 	case errors.Is(err, event.ErrTextEmpty):
 		c.sendErr = ""
-		return event.Send{}, false
+		return false
 	case err != nil:
 		c.sendErr = sentence(err)
-		return event.Send{}, false
+		return false
 	}
-	c.sent++
-	return event.Send{ID: strconv.FormatUint(c.sent, 10), Text: text}, true
+	c.draft, c.sendErr = "", ""
+	c.outbox = c.sess.Outbox()
+	return true
+}
+
+// onRetry sends a failed message again.
+func (c *Chat) onRetry(id string) goapp.EventHandler {
+	return func(ctx goapp.Context, e goapp.Event) {
+		c.outboxAction(c.sess.Retry, id)
+	}
+}
+
+// onDelete drops a failed message.
+func (c *Chat) onDelete(id string) goapp.EventHandler {
+	return func(ctx goapp.Context, e goapp.Event) {
+		c.outboxAction(c.sess.Delete, id)
+	}
+}
+
+// outboxAction applies a Retry or a Delete and shows the outbox it left.
+func (c *Chat) outboxAction(action func(string) error, id string) {
+	if err := action(id); err != nil {
+		c.sendErr = sentence(err)
+	}
+	c.outbox = c.sess.Outbox()
 }
 
 // onInput keeps a copy of what an input holds. The input is not bound to
@@ -201,11 +220,11 @@ func (c *Chat) onInput(dst *string) goapp.EventHandler {
 	}
 }
 
-// received applies a frame's events, then scrolls to the newest entry and,
+// received applies a Session's Update, then scrolls to the newest row and,
 // on joining, moves the focus to the message input.
-func (c *Chat) received(ctx goapp.Context, events []event.Event) {
+func (c *Chat) received(ctx goapp.Context, u Update) {
 	wasJoined := c.user != ""
-	if c.apply(events) {
+	if c.apply(u) {
 		ctx.Defer(func(goapp.Context) { scrollToBottom("message-container") })
 	}
 	if !wasJoined && c.user != "" {
@@ -213,39 +232,45 @@ func (c *Chat) received(ctx goapp.Context, events []event.Event) {
 	}
 }
 
-// apply folds server events into the page's state, in order. It reports
-// whether the message list grew.
-func (c *Chat) apply(events []event.Event) (grew bool) {
-	for _, e := range events {
+// apply folds an Update into the page's state. It reports whether the
+// message list changed.
+func (c *Chat) apply(u Update) (changed bool) {
+	c.state = u.State
+	for _, e := range u.Events {
 		switch e := e.(type) {
 		case event.Joined:
-			c.user, c.name = e.User, e.Name
-			c.add(entry{notice: true, text: "You joined"})
+			// "You joined" once per page; a reconnect is not news.
+			if c.user == "" {
+				c.add(entry{notice: true, text: "You joined"})
+			}
+			c.user, c.name, c.known = e.User, e.Name, true
+			if e.Gap {
+				c.add(entry{divider: true, text: gapText})
+			}
 		case event.UserJoined:
 			c.add(entry{notice: true, text: e.Name + " connected"})
 		case event.UserLeft:
 			c.add(entry{notice: true, text: e.Name + " disconnected"})
 		case event.Message:
 			c.add(entry{own: e.User == c.user, name: e.Name, text: e.Text})
-		case event.Error:
-			c.refused(e)
-			continue
 		default:
 			continue
 		}
-		grew = true
+		changed = true
 	}
-	return grew
-}
-
-// refused shows a server's refusal next to the form it concerns.
-func (c *Chat) refused(e event.Error) {
-	msg := sentence(errors.New(e.Message))
-	if c.user == "" {
-		c.nameErr, c.name = msg, ""
-		return
+	if u.OutboxChanged {
+		c.outbox, changed = u.Outbox, true
 	}
-	c.sendErr = msg
+	if r := u.JoinRefused; r != nil {
+		c.nameErr, c.name = sentence(errors.New(r.Message)), ""
+		if r.Code == event.CodeInvalidName {
+			c.known = false // the stored name no longer passes: ask
+		}
+	}
+	for _, r := range u.Refusals {
+		c.sendErr = sentence(errors.New(r.Message))
+	}
+	return changed
 }
 
 // add appends an entry, dropping the oldest past maxEntries.
@@ -260,6 +285,10 @@ func (c *Chat) add(e entry) {
 func (c *Chat) onReload(ctx goapp.Context, e goapp.Event) {
 	ctx.Reload()
 }
+
+// prompting reports whether the page asks for a name: a new person, or one
+// whose name the server refused.
+func (c *Chat) prompting() bool { return c.user == "" && !c.known }
 
 // Render draws the page from the component's state alone.
 func (c *Chat) Render() goapp.UI {
@@ -282,26 +311,33 @@ func (c *Chat) Render() goapp.UI {
 			goapp.Ul().ID("message-container").Class("messages").Aria("live", "polite").Body(
 				goapp.Range(c.entries).Slice(func(i int) goapp.UI {
 					e := c.entries[i]
-					return &row{Notice: e.notice, Own: e.own, Name: e.name, Text: e.text}
+					return &row{Notice: e.notice, Divider: e.divider, Own: e.own, Name: e.name, Text: e.text}
+				}),
+				goapp.Range(c.outbox).Slice(func(i int) goapp.UI {
+					return c.renderOutboxRow(c.outbox[i])
 				}),
 			),
 		),
-		goapp.If(c.user == "", c.renderNameForm).Else(c.renderComposer),
+		goapp.If(c.prompting(), c.renderNameForm).Else(c.renderComposer),
 	)
+}
+
+// statusLabels are the words of #connection for each state.
+var statusLabels = map[ConnState]string{
+	StateConnecting: "Connecting…",
+	StateConnected:  "Online",
+	StateOffline:    "Offline — reconnecting…",
 }
 
 // renderStatus draws #connection; data-state is absent until the WASM runs.
 func (c *Chat) renderStatus() goapp.UI {
-	label := map[string]string{
-		StateConnected: "Online",
-		StateOffline:   "Offline",
-	}[c.state]
+	label := statusLabels[c.state]
 	if label == "" {
-		label = "Connecting…"
+		label = statusLabels[StateConnecting]
 	}
 	status := goapp.Span().ID("connection").Class("status").Role("status").Text(label)
 	if c.state != "" {
-		status = status.DataSet("state", c.state)
+		status = status.DataSet("state", string(c.state))
 	}
 	return status
 }
@@ -342,30 +378,59 @@ func (c *Chat) renderComposer() goapp.UI {
 	)
 }
 
-// row is one message or notice. Its fields are scalars so that go-app
-// re-renders a row only when it changed.
-type row struct {
-	goapp.Compo
-	Notice bool
-	Own    bool
-	Name   string
-	Text   string
+// renderOutboxRow draws one of the person's messages not acknowledged yet:
+// "You: text" like any own message, marked pending or failed. A failed one
+// offers Retry and Delete; their words come from CSS and aria-label, so the
+// row's text stays "You: text".
+func (c *Chat) renderOutboxRow(it OutboxItem) goapp.UI {
+	li := goapp.Li().Class("message own "+string(it.Status)).DataSet("status", string(it.Status))
+	if it.Status != StatusFailed {
+		return li.Body(messageParts("You", it.Text)...)
+	}
+	return li.DataSet("reason", it.Reason).Title(it.Reason).Body(append(messageParts("You", it.Text),
+		goapp.Span().Class("row-actions").Body(
+			goapp.Button().Type("button").Class("row-action retry").Aria("label", "Retry").
+				OnClick(c.onRetry(it.ID), goapp.EventScope(it.ID)),
+			goapp.Button().Type("button").Class("row-action delete").Aria("label", "Delete").
+				OnClick(c.onDelete(it.ID), goapp.EventScope(it.ID)),
+		),
+	)...)
 }
 
-// Render draws "You: text", "name: text" or a notice, always as text.
+// messageParts are the spans of a message row: name, ": " and text.
+func messageParts(name, text string) []goapp.UI {
+	return []goapp.UI{
+		goapp.Span().Class("name").Text(name),
+		goapp.Span().Class("sep").Text(": "),
+		goapp.Span().Class("text").Text(text),
+	}
+}
+
+// row is one message, notice or divider of the room. Its fields are scalars
+// so that go-app re-renders a row only when it changed.
+type row struct {
+	goapp.Compo
+	Notice  bool
+	Divider bool
+	Own     bool
+	Name    string
+	Text    string
+}
+
+// Render draws "You: text", "name: text", a notice or a divider, always as
+// text.
 func (r *row) Render() goapp.UI {
-	if r.Notice {
+	switch {
+	case r.Notice:
 		return goapp.Li().Class("notice").Text(r.Text)
+	case r.Divider:
+		return goapp.Li().Class("divider").Text(r.Text)
 	}
 	class, name := "message", r.Name
 	if r.Own {
 		class, name = "message own", "You"
 	}
-	return goapp.Li().Class(class).Body(
-		goapp.Span().Class("name").Text(name),
-		goapp.Span().Class("sep").Text(": "),
-		goapp.Span().Class("text").Text(r.Text),
-	)
+	return goapp.Li().Class(class).DataSet("status", StatusSent).Body(messageParts(name, r.Text)...)
 }
 
 // socketURL is the WebSocket endpoint on the page's own host.
@@ -412,15 +477,4 @@ func scrollToBottom(id string) {
 	if el := goapp.Window().GetElementByID(id); el.Truthy() {
 		el.Set("scrollTop", el.Get("scrollHeight"))
 	}
-}
-
-// sentence turns an error into a sentence for the page.
-func sentence(err error) string {
-	s := err.Error()
-	r, size := utf8.DecodeRuneInString(s)
-	s = string(unicode.ToUpper(r)) + s[size:]
-	if !strings.HasSuffix(s, ".") {
-		s += "."
-	}
-	return s
 }

@@ -55,7 +55,20 @@ func (c *Conn) Read(ctx context.Context) ([]event.Event, error) {
 	return events, nil
 }
 
-// Close closes the connection normally.
+// Close closes the connection normally (1000), with the close handshake.
 func (c *Conn) Close() error {
-	return c.ws.Close(websocket.StatusNormalClosure, "bye")
+	if err := c.ws.Close(websocket.StatusNormalClosure, "bye"); err != nil {
+		return fmt.Errorf("close: %w", err)
+	}
+	return nil
+}
+
+// CloseNow drops the connection without waiting for the peer: for a peer
+// taken for dead. In the browser, which has no other way, it is a close with
+// 1001 (going away).
+func (c *Conn) CloseNow() error {
+	if err := c.ws.CloseNow(); err != nil {
+		return fmt.Errorf("close: %w", err)
+	}
+	return nil
 }

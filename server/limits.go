@@ -17,11 +17,18 @@ type userLimits struct {
 	users map[string]*userLimit
 }
 
-// userLimit is a user's limiter and how many connections hold it.
+// userLimit is a user's limiter, how many connections hold it, and since
+// when none does.
 type userLimit struct {
-	lim  *rate.Limiter
-	refs int
+	lim      *rate.Limiter
+	refs     int
+	released time.Time
 }
+
+// limiterKeep is how long a user's limiter outlives its last connection:
+// 1 minute, far longer than the bucket takes to refill, so that reconnecting
+// does not refill it.
+const limiterKeep = time.Minute
 
 func newUserLimits(perSecond float64, burst int) *userLimits {
 	return &userLimits{limit: rate.Limit(perSecond), burst: burst, users: make(map[string]*userLimit)}
@@ -32,6 +39,12 @@ func newUserLimits(perSecond float64, burst int) *userLimits {
 func (l *userLimits) acquire(user string) *rate.Limiter {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	now := time.Now()
+	for name, u := range l.users {
+		if u.refs == 0 && now.Sub(u.released) > limiterKeep {
+			delete(l.users, name)
+		}
+	}
 	u := l.users[user]
 	if u == nil {
 		u = &userLimit{lim: rate.NewLimiter(l.limit, l.burst)}
@@ -41,14 +54,14 @@ func (l *userLimits) acquire(user string) *rate.Limiter {
 	return u.lim
 }
 
-// release forgets a connection's hold on the user's limiter, and the limiter
-// once no connection holds it.
+// release forgets a connection's hold on the user's limiter; acquire
+// forgets the limiter limiterKeep after no connection holds it.
 func (l *userLimits) release(user string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if u := l.users[user]; u != nil {
 		if u.refs--; u.refs == 0 {
-			delete(l.users, user)
+			u.released = time.Now()
 		}
 	}
 }

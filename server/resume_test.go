@@ -163,3 +163,36 @@ func TestHeartbeat(t *testing.T) {
 		}
 	}
 }
+
+// TestHeartbeatInABusyRoom proves that pings keep coming while the room is
+// busy, so that a client that only reads (and answers pings) is not taken
+// for dead.
+func TestHeartbeatInABusyRoom(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	wsURL, _ := startServer(t, server.Config{HeartbeatInterval: 50 * time.Millisecond, HeartbeatTimeout: 300 * time.Millisecond, RateLimit: 1000, RateBurst: 100})
+	ann, bob, _, bobJ := joinedPair(t, ctx, wsURL)
+	const n = 60 // 10 ms apart: twice the heartbeat timeout of traffic
+	go func() {
+		for i := 1; i <= n; i++ {
+			bob.sendEvent(t, ctx, event.Send{ID: fmt.Sprint("b", i), Text: "busy"})
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	pings, got := 0, 0
+	for got < n {
+		switch e := ann.next(t, ctx).(type) {
+		case event.Ping:
+			pings++
+			ann.sendEvent(t, ctx, event.Pong{})
+		case event.Message:
+			if e.User != bobJ.User || e.Seq != uint64(got+1) {
+				t.Fatalf("ann got %#v, want bob's message %d", e, got+1)
+			}
+			got++
+		}
+	}
+	if pings == 0 {
+		t.Fatal("no ping while the room was busy")
+	}
+}

@@ -111,6 +111,7 @@ type Server struct {
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
 	stopping bool
+	serving  sync.WaitGroup // connection handlers still running
 }
 
 // New returns a Server for cfg. It opens the store and the identity secret
@@ -173,10 +174,12 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Close closes every connection for a restart (1012), waits for the
-// messages being stored, and closes the store. Run calls it on shutdown.
+// Close closes every connection for a restart (1012), waits for their
+// handlers to end and for the messages being stored, and closes the store.
+// Run calls it on shutdown.
 func (s *Server) Close() error {
 	s.closeConns()
+	s.serving.Wait()
 	s.hub.Close()
 	if err := s.store.Close(); err != nil {
 		return fmt.Errorf("close store: %w", err)
@@ -253,6 +256,7 @@ func (s *Server) track(c *conn) bool {
 		return false
 	}
 	s.conns[c] = struct{}{}
+	s.serving.Add(1)
 	return true
 }
 
@@ -261,6 +265,7 @@ func (s *Server) untrack(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
+	s.serving.Done()
 }
 
 // closeConns closes every live connection for a restart and refuses new ones.

@@ -118,13 +118,15 @@ func (c *conn) readAll(ctx context.Context) (end ending) {
 // the client must be closed.
 func (c *conn) read(ctx context.Context) ending {
 	for {
-		// A client answers the server's pings, so one silent for the
-		// heartbeat timeout is gone; the timeout closes the socket.
+		// A client answers the server's pings, sent every heartbeat
+		// interval, so one silent for the heartbeat timeout is gone; the
+		// timeout drops the socket (no close frame).
 		rctx, cancel := context.WithTimeout(ctx, c.srv.cfg.HeartbeatTimeout)
 		typ, frame, err := c.ws.Read(rctx)
+		timedOut := errors.Is(rctx.Err(), context.DeadlineExceeded)
 		cancel()
 		if err != nil {
-			if rctx.Err() != nil && ctx.Err() == nil {
+			if timedOut && ctx.Err() == nil {
 				c.log.Info("closed: heartbeat timeout", "timeout", c.srv.cfg.HeartbeatTimeout)
 				return ending{}
 			}
@@ -264,16 +266,18 @@ func (c *conn) answer(e event.Error) {
 var ping, _ = event.Encode(event.Ping{})
 
 // write sends what the hub queues for the client, one frame per Next, and a
-// Ping after a heartbeat interval of silence.
+// Ping every heartbeat interval, busy or not: the client's Pong is what
+// keeps a client that only reads from looking dead.
 func (c *conn) write(ctx context.Context) {
 	buf := make([]byte, 0, 512)
+	nextPing := time.Now().Add(c.srv.cfg.HeartbeatInterval)
 	for {
 		var err error
-		nctx, cancel := context.WithTimeout(ctx, c.srv.cfg.HeartbeatInterval)
+		nctx, cancel := context.WithDeadline(ctx, nextPing)
 		buf, err = c.client.Next(nctx, buf[:0])
 		cancel()
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			buf, err = append(buf[:0], ping...), nil
+			buf, err = buf[:0], nil
 		}
 		switch {
 		case errors.Is(err, hub.ErrSlowConsumer):
@@ -284,18 +288,34 @@ func (c *conn) write(ctx context.Context) {
 		case err != nil:
 			return
 		}
-		wctx, cancel := context.WithTimeout(ctx, writeTimeout)
-		err = c.ws.Write(wctx, websocket.MessageText, buf)
-		cancel()
-		if err != nil {
-			c.log.Info("write failed", "err", err)
-			c.ws.CloseNow()
+		if !time.Now().Before(nextPing) {
+			// A frame of its own: a full frame has no room for it.
+			if !c.writeFrame(ctx, ping) {
+				return
+			}
+			nextPing = time.Now().Add(c.srv.cfg.HeartbeatInterval)
+		}
+		if len(buf) > 0 && !c.writeFrame(ctx, buf) {
 			return
 		}
 		if cap(buf) > event.MaxServerFrameBytes {
 			buf = nil // a burst grew the buffer: do not keep it while idle
 		}
 	}
+}
+
+// writeFrame writes one frame within writeTimeout. On failure it drops the
+// socket, which ends the reader, and returns false.
+func (c *conn) writeFrame(ctx context.Context, frame []byte) bool {
+	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	err := c.ws.Write(wctx, websocket.MessageText, frame)
+	cancel()
+	if err != nil {
+		c.log.Info("write failed", "err", err)
+		c.ws.CloseNow()
+		return false
+	}
+	return true
 }
 
 // close closes the socket with a status, once, and waits up to 5 s for the

@@ -13,7 +13,7 @@ const (
 	CodeBadFrame      Code = "bad_frame"      // not a JSON object with a string "type"
 	CodeUnknownType   Code = "unknown_type"   // "type" names no client event
 	CodeMissingField  Code = "missing_field"  // a required field is absent
-	CodeNotJoined     Code = "not_joined"     // an event other than join before the join
+	CodeNotJoined     Code = "not_joined"     // a send before the join
 	CodeAlreadyJoined Code = "already_joined" // a second join on the same connection
 	CodeInvalidName   Code = "invalid_name"   // the name breaks the name rules
 	CodeInvalidText   Code = "invalid_text"   // the text is empty, too long or has control characters

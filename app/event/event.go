@@ -64,9 +64,11 @@ type Joined struct {
 	// Seq is the room's last sequence number when the client joined: the
 	// replayed history ends there.
 	Seq uint64 `json:"seq"`
-	// Gap is true when messages after Join.Since are no longer kept (they
-	// fell out of retention): the history that follows starts later, and
-	// the client should say that older messages are missing.
+	// Gap is true when the history that follows does not continue from
+	// Join.Since: messages fell out of retention, there were more than the
+	// server replays, they did not fit the client's queue, or Since is past
+	// the room's last seq (its store was reset). The client should say that
+	// messages are missing.
 	Gap bool `json:"gap,omitempty"`
 }
 
@@ -110,8 +112,8 @@ type Ack struct {
 	Seq uint64 `json:"seq"`
 }
 
-// Ping is the server's heartbeat, sent when it has sent nothing else for
-// HeartbeatInterval. The client answers with Pong.
+// Ping is the server's heartbeat, sent every HeartbeatInterval. The client
+// answers with Pong.
 type Ping struct{}
 
 // Pong answers a Ping. Any client frame proves the client alive; Pong is the

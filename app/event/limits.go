@@ -33,22 +33,24 @@ const (
 	MaxRoomLen = 64
 
 	// MaxTokenLen is the longest identity token a Join may carry: 512 bytes
-	// is twice what the server issues for the longest name.
+	// holds the longest token the server issues (442 bytes: a 64-byte user
+	// id and 32 characters that JSON escapes to 6 bytes each).
 	MaxTokenLen = 512
 )
 
 // Heartbeats. Browsers cannot see WebSocket pings, so the heartbeat is made
 // of events: a quiet server sends Ping, the client answers Pong.
 const (
-	// HeartbeatInterval is how long the server stays silent before it sends
-	// a Ping: 25 s keeps NATs and proxies (often 30–60 s idle timeouts) from
-	// dropping an idle connection.
+	// HeartbeatInterval is how often the server sends a Ping, busy or not:
+	// 25 s keeps NATs and proxies (often 30–60 s idle timeouts) from dropping
+	// an idle connection, and the Pong proves a client that only reads alive.
 	HeartbeatInterval = 25 * time.Second
 
 	// HeartbeatTimeout is how long a peer may stay silent before the other
 	// side takes it for dead: 60 s is two missed heartbeats plus slack for a
-	// throttled background tab. The server closes such a client; the client
-	// drops such a connection and reconnects.
+	// throttled background tab. The server drops such a client (no close
+	// frame: it is not listening); the client drops such a connection and
+	// reconnects.
 	HeartbeatTimeout = 60 * time.Second
 )
 

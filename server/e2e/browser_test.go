@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -396,6 +397,31 @@ func (b *browser) navigate(t testing.TB, url string) {
 func (b *browser) reload(t testing.TB) {
 	t.Helper()
 	b.do(t, "reload", chromedp.Reload())
+}
+
+// setOffline cuts the tab off the network, or connects it again, as
+// DevTools' "Offline" does: navigator.onLine and the online and offline
+// events follow, new requests and WebSockets fail at once, and an open
+// WebSocket stays open but passes nothing (the page learns of it only from
+// the offline event or a heartbeat). Responses the service worker has
+// cached still load.
+func (b *browser) setOffline(t testing.TB, offline bool) {
+	t.Helper()
+	ctx, cancel := b.actx()
+	defer cancel()
+	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+		b.fatalf(t, "Network.enable: %v", err)
+	}
+	if _, err := chromedp.Call(ctx, network.OverrideNetworkState, network.OverrideNetworkStateParams{
+		Offline: offline, DownloadThroughput: -1, UploadThroughput: -1,
+	}); err != nil {
+		b.fatalf(t, "Network.overrideNetworkState (offline %v): %v", offline, err)
+	}
+	if _, err := chromedp.Call(ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+		MatchedNetworkConditions: []*network.Conditions{{Offline: offline, DownloadThroughput: -1, UploadThroughput: -1}},
+	}); err != nil {
+		b.fatalf(t, "Network.emulateNetworkConditionsByRule (offline %v): %v", offline, err)
+	}
 }
 
 // waitVisible waits until the first element that matches css is visible.

@@ -82,7 +82,8 @@ func (p person) waitLine(t *testing.T, want string) {
 
 // TestChat is the product end to end: two people in two browsers, the name
 // prompt, joins, messages both ways in one order, HTML shown as text, inline
-// errors, a leave, and installability.
+// errors, installability, a reload that keeps the person and their history
+// without telling the room, and a leave announced after the grace period.
 func TestChat(t *testing.T) {
 	_, ts := startServer(t, "e2e")
 
@@ -150,6 +151,9 @@ func TestChat(t *testing.T) {
 		}
 		return nil
 	})
+	if rows := bea.texts(t, `#message-container > .message:not([data-status="sent"])`); len(rows) != 0 {
+		t.Fatalf("rows of stored messages without data-status=sent: %q", rows)
+	}
 	var gap float64
 	ann.eval(t, `(() => { const el = document.getElementById("message-container");
 		return el.scrollHeight - el.scrollTop - el.clientHeight; })()`, &gap)
@@ -177,32 +181,56 @@ func TestChat(t *testing.T) {
 		t.Fatalf("installability errors: %q", errs)
 	}
 
-	// A reload is served by the service worker.
-	warm := func() time.Duration {
-		start := time.Now()
-		ann.reload(t)
-		ann.waitAttr(t, connected, "data-state", "connected")
-		return time.Since(start)
-	}()
-	t.Logf("warm load (service worker) to connected: %v", warm.Round(time.Millisecond))
+	// A reload is served by the service worker, and Ann is the same person:
+	// no name prompt, her history with her own messages as "You: …".
+	reloadStart := time.Now()
+	ann.reload(t)
+	ann.waitAttr(t, connected, "data-state", "connected")
+	t.Logf("warm load (service worker) to connected: %v", time.Since(reloadStart).Round(time.Millisecond))
+	ann.waitLine(t, "You joined")
+	if n := len(ann.texts(t, "#name-form")); n != 0 {
+		t.Fatal("the name prompt shows after a reload")
+	}
+	ann.waitVisible(t, messageInput)
+	checkFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+		a, b := ann.chatLines(t), bea.chatLines(t)
+		if len(a) != 22 || !slices.Equal(a, b) {
+			return fmt.Errorf("history after the reload differs:\nAnn: %q\nBea: %q", a, b)
+		}
+		return nil
+	})
+	own := ann.texts(t, `#message-container > .message.own[data-status="sent"]`)
+	if len(own) != 11 || !slices.Contains(own, "You: hello Bea") || slices.Contains(ann.texts(t, messages), "Ann: hello Bea") {
+		t.Fatalf("Ann's own messages after the reload: %q", own)
+	}
 
-	// After the reload Ann is a new session: she joins again, then closing
-	// Bea's browser tells her.
-	ann.rejoin(t, "Ann")
-	bea.waitLine(t, "Ann connected")
+	// Bea was not told that Ann left or came back. Events reach her in
+	// order, so a message Ann sends once the grace period is over would
+	// come after any such notice. Waiting out the grace period is the
+	// point here: a departure is announced only after it.
+	time.Sleep(time.Until(reloadStart.Add(presenceGrace + 500*time.Millisecond)))
+	ann.send(t, "back again")
+	bea.waitLine(t, "Ann: back again")
+	for _, notice := range []string{"Ann connected", "Ann disconnected"} {
+		if slices.Contains(bea.texts(t, messages), notice) {
+			t.Fatalf("Bea saw %q for a reload", notice)
+		}
+	}
+
+	// Closing Bea's browser is a departure: Ann hears of it once the
+	// grace period has passed, not before.
+	closed := time.Now()
 	bea.close()
 	ann.waitLine(t, bea.name+" disconnected")
+	if d := time.Since(closed); d < presenceGrace {
+		t.Fatalf("Bea's departure was announced after %v, within the grace period of %v", d, presenceGrace)
+	} else {
+		t.Logf("departure announced %v after the browser closed (grace %v)", d.Round(time.Millisecond), presenceGrace)
+	}
 
 	for _, p := range []person{ann} {
 		if errs := p.consoleErrors(); len(errs) != 0 {
 			t.Fatalf("%s: console errors: %q", p.name, errs)
 		}
 	}
-}
-
-// rejoin joins again after a reload emptied the page.
-func (p person) rejoin(t *testing.T, name string) {
-	t.Helper()
-	p.name = name
-	p.join(t)
 }

@@ -20,8 +20,18 @@ func TestMain(m *testing.M) {
 	// longest test takes well over the harness's default minute.
 	browserLifetime = 4 * time.Minute
 	actionTimeout = 30 * time.Second
-	os.Exit(m.Run())
+	dir, err := os.MkdirTemp("", "chat-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	buildDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
+
+// buildDir holds what the tests build, such as the server binary.
+var buildDir string
 
 // repoRoot is the module's root, which holds the directory "web".
 const repoRoot = "../.."

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,5 +146,27 @@ func TestSeqSurvivesRestart(t *testing.T) {
 	ann = join(t, h, "ann", 0)
 	if m := send(t, h, ann, "", "after"); m.Seq != 2 {
 		t.Fatalf("seq after restart = %d, want 2", m.Seq)
+	}
+}
+
+// TestHistoryFitsTheQueue: long messages are cut from the history to fit
+// half of the client's queue, the newest kept, and the cut is reported.
+func TestHistoryFitsTheQueue(t *testing.T) {
+	t.Parallel()
+	h := newHub(t, Config{History: 100})
+	ann := join(t, h, "ann", 0)
+	long := strings.Repeat("x", event.MaxTextLen)
+	for i := range 20 {
+		send(t, h, ann, fmt.Sprint("id", i), long)
+	}
+	const queue = 16 << 10 // room for 4 long messages in half of it
+	bob := joinSince(t, h, "bob", queue, 1)
+	events := drain(t, bob)
+	if j := joinedOf(t, events); !j.Gap {
+		t.Fatalf("Joined = %#v, want Gap: the history was cut", j)
+	}
+	got := messages(events)
+	if len(got) == 0 || len(got) > 4 || got[len(got)-1].Seq != 20 {
+		t.Fatalf("history of %d messages ending at %d, want the newest that fit", len(got), got[len(got)-1].Seq)
 	}
 }

@@ -29,9 +29,10 @@ const (
 	DefaultHistory = 100
 
 	// DefaultMaxReplay bounds the messages replayed to a client that resumes
-	// after a disconnect: 2000 covers minutes of a busy room and stays well
-	// inside a client's 1 MiB queue; a client further behind gets the recent
-	// history and Joined.Gap instead.
+	// after a disconnect: 2000 covers minutes of a busy room. A client
+	// further behind gets the recent history and Joined.Gap instead. Any
+	// history is also cut to half the client's queue in bytes (the newest
+	// messages kept, Gap set), so that it never overflows the queue.
 	DefaultMaxReplay = 2000
 
 	// DefaultPresenceGrace is how long a user may be without a connection
@@ -150,17 +151,17 @@ func (h *Hub) Join(ctx context.Context, c *Client, roomName string, id Identity,
 	if err != nil {
 		return fmt.Errorf("join %s: %w", roomName, err)
 	}
-	joined, err := event.Encode(event.Joined{Room: roomName, User: id.User, Name: id.Name, Token: id.Token, Seq: r.seq, Gap: gap})
+	encoded, trimmed, err := encodeWithin(history, c.limit/2)
+	if err != nil {
+		return err
+	}
+	joined, err := event.Encode(event.Joined{Room: roomName, User: id.User, Name: id.Name, Token: id.Token, Seq: r.seq, Gap: gap || (trimmed && since > 0)})
 	if err != nil {
 		return err
 	}
 	c.user, c.name, c.room = id.User, id.Name, roomName
 	c.enqueue(joined)
-	for _, m := range history {
-		b, err := event.Encode(m)
-		if err != nil {
-			return err
-		}
+	for _, b := range encoded {
 		c.enqueue(b)
 	}
 
@@ -224,6 +225,26 @@ func (h *Hub) replay(ctx context.Context, r *room, since uint64) (msgs []event.M
 		cursor = page[len(page)-1].Seq
 	}
 	return msgs, false, nil
+}
+
+// encodeWithin encodes the newest messages whose encodings fit in budget
+// bytes, in order. trimmed reports that older ones were left out: the
+// history must fit the client's queue with room to spare for the live
+// stream, or the client would be closed as a slow consumer at once.
+func encodeWithin(msgs []event.Message, budget int) (encoded [][]byte, trimmed bool, err error) {
+	encoded = make([][]byte, len(msgs))
+	first := len(msgs)
+	for i := len(msgs) - 1; i >= 0; i-- {
+		b, err := event.Encode(msgs[i])
+		if err != nil {
+			return nil, false, err
+		}
+		if budget -= len(b); budget < 0 {
+			break
+		}
+		encoded[i], first = b, i
+	}
+	return encoded[first:], first > 0, nil
 }
 
 // upTo drops the messages after seq from an ordered slice.

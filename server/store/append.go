@@ -47,8 +47,11 @@ type Result struct {
 //
 // Append returns one Result per Pending, in order. When it returns nil, every
 // message of the batch is durable (synchronous=FULL). When it returns an
-// error, none of the batch was stored and no sequence number was used. An
-// empty batch stores nothing and returns no Results.
+// error, none of the batch was stored and no sequence number was used. (One
+// exception, with a failing disk: if the final fsync itself fails, the batch
+// is in the WAL file and can reappear if the process dies before its next
+// write; client ids make a retry of it harmless.) An empty batch stores
+// nothing and returns no Results.
 func (s *Store) Append(ctx context.Context, room string, batch []Pending) ([]Result, error) {
 	if room == "" {
 		return nil, ErrInvalidRoom
@@ -88,14 +91,9 @@ func (s *Store) appendTx(ctx context.Context, room string, batch []Pending) ([]R
 	}
 	defer tx.Rollback() // a no-op after Commit
 
-	var last uint64
-	{
-		var l int64
-		err := s.stmt(ctx, tx, selectLastSeq).QueryRowContext(ctx, room).Scan(&l)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("read last seq: %w", err)
-		}
-		last = uint64(l)
+	last, err := scanLastSeq(s.stmt(ctx, tx, selectLastSeq).QueryRowContext(ctx, room))
+	if err != nil {
+		return nil, err
 	}
 	insert := s.stmt(ctx, tx, insertMessage)
 	byClientID := s.stmt(ctx, tx, selectByClientID)
@@ -141,10 +139,16 @@ func (s *Store) appendTx(ctx context.Context, room string, batch []Pending) ([]R
 }
 
 // lastSeq returns room's last sequence number as q sees it, 0 for a room
-// that has none.
+// that has none. Reads use it; Append uses its prepared statement.
 func lastSeq(ctx context.Context, q querier, room string) (uint64, error) {
+	return scanLastSeq(q.QueryRowContext(ctx, selectLastSeq, room))
+}
+
+// scanLastSeq reads the result of selectLastSeq: no row is a room that has
+// none, 0.
+func scanLastSeq(row *sql.Row) (uint64, error) {
 	var last int64
-	err := q.QueryRowContext(ctx, selectLastSeq, room).Scan(&last)
+	err := row.Scan(&last)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return 0, nil

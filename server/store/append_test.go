@@ -261,3 +261,35 @@ func TestAppend_Concurrent(t *testing.T) {
 		t.Errorf("%d messages stored, want %d", total, want)
 	}
 }
+
+// TestAppend_FailedBatchStoresNothing makes the second message of a batch
+// fail, after the first was inserted, and checks that the whole batch was
+// rolled back. The failure is a clash on (room, seq), made by winding the
+// room's last number back by hand: Append must report it, not skip it.
+func TestAppend_FailedBatchStoresNothing(t *testing.T) {
+	t.Parallel()
+	s := open(t, t.TempDir(), Options{MaxMessages: 2})
+	ctx := context.Background()
+	add(t, s, "lobby", msg("ann", "1", "one"), msg("ann", "2", "two"), msg("ann", "3", "three"))
+	if n, err := s.Prune(ctx, time.UnixMilli(1000)); err != nil || n != 1 {
+		t.Fatalf("Prune = %d, %v; want 1", n, err)
+	}
+	// Stored: 2 and 3. With last_seq 0 the batch gets 1 (free) and 2 (taken).
+	if _, err := s.db.ExecContext(ctx, "UPDATE rooms SET last_seq = 0 WHERE name = 'lobby'"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Append(ctx, "lobby", []Pending{msg("bob", "x", "fits"), msg("bob", "y", "clashes"), msg("bob", "z", "never tried")})
+	if err == nil {
+		t.Fatal("Append over a clashing seq succeeded")
+	}
+	msgs, _, err := s.Before(ctx, "lobby", 100, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := seqsOf(msgs); !slices.Equal(got, []uint64{2, 3}) || msgs[0].Text != "two" {
+		t.Errorf("after the failed Append the room holds %+v, want 2 and 3 as before", msgs)
+	}
+	if got := lastSeqOf(t, s, "lobby"); got != 0 {
+		t.Errorf("LastSeq after the failed Append = %d, want 0 (untouched)", got)
+	}
+}

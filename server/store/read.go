@@ -28,7 +28,10 @@ const (
 // (the oldest stored message has a number above since+1 and since is below the
 // room's last number): the caller must tell the client that its history has a
 // gap before the messages returned. A room that has no messages, an unknown
-// one included, returns no messages and complete true.
+// one included, returns no messages and complete true, and so does a since at
+// or above the room's last number; a since above it means the client saw
+// history this store never had or lost (a restore from an older backup), which
+// a caller can detect with LastSeq.
 func (s *Store) After(ctx context.Context, room string, since uint64, limit int) (msgs []event.Message, complete bool, err error) {
 	if room == "" {
 		return nil, false, ErrInvalidRoom

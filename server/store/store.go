@@ -135,8 +135,8 @@ type Store struct {
 	stmts map[string]*sql.Stmt
 
 	// writeMu serializes write transactions. SQLite admits one writer at a
-	// time; waiting here, in order, is cheaper and fairer than waiting on
-	// SQLite's busy handler, which polls.
+	// time; waiting here is cheaper than in SQLite's busy handler, which
+	// sleeps and polls.
 	writeMu sync.Mutex
 }
 

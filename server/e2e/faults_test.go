@@ -1,0 +1,380 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chatwasm/chat/app"
+	"github.com/chatwasm/chat/app/event"
+)
+
+// client is a Go protocol client for the fault tests: the browser's own
+// Session, run natively with in-memory storage, recording what it was told.
+type client struct {
+	name    string
+	session *app.Session
+	cancel  context.CancelFunc
+	done    chan struct{}
+
+	mu       sync.Mutex
+	user     string
+	received []event.Message   // in the order reported
+	sent     map[string]string // id → text, of every Send
+	acked    map[string]bool   // ids that left the outbox acknowledged
+	outbox   map[string]bool   // ids in the outbox now
+	failed   map[string]string // ids refused for good, with the reason
+}
+
+// newClient starts a Session for name against the page at pageURL.
+func newClient(t *testing.T, pageURL, name string, backoff app.Backoff) *client {
+	t.Helper()
+	u, err := url.Parse(pageURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &client{name: name, sent: map[string]string{}, acked: map[string]bool{}, outbox: map[string]bool{}, failed: map[string]string{}}
+	s, err := app.NewSession(app.SessionConfig{
+		URL:      "ws://" + u.Host + "/ws",
+		OnUpdate: c.update,
+		Backoff:  backoff,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.session = s
+	if err := s.Join(name); err != nil {
+		t.Fatal(err)
+	}
+	c.run()
+	t.Cleanup(c.stop)
+	return c
+}
+
+// run starts the Session's loop.
+func (c *client) run() {
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel, c.done = cancel, make(chan struct{})
+	go func() {
+		defer close(c.done)
+		c.session.Run(ctx)
+	}()
+}
+
+// stop ends the Session's loop and waits for it.
+func (c *client) stop() {
+	c.cancel()
+	<-c.done
+}
+
+// update records a Session's report.
+func (c *client) update(u app.Update) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range u.Events {
+		switch e := e.(type) {
+		case event.Joined:
+			c.user = e.User
+		case event.Message:
+			c.received = append(c.received, e)
+		}
+	}
+	if u.OutboxChanged {
+		now := map[string]bool{}
+		for _, it := range u.Outbox {
+			now[it.ID] = true
+			if it.Status == app.StatusFailed {
+				c.failed[it.ID] = it.Reason
+			}
+		}
+		for id := range c.outbox {
+			if !now[id] && c.failed[id] == "" {
+				c.acked[id] = true
+			}
+		}
+		c.outbox = now
+	}
+}
+
+// send queues a message in the client's outbox. It may run on any
+// goroutine, so it reports a failure with t.Errorf.
+func (c *client) send(t *testing.T, text string) {
+	t.Helper()
+	it, err := c.session.Send(text)
+	if err != nil {
+		t.Errorf("%s: send: %v", c.name, err)
+		return
+	}
+	c.mu.Lock()
+	c.sent[it.ID] = text
+	c.outbox[it.ID] = true
+	c.mu.Unlock()
+}
+
+// ackedCount is how many of its messages the server acknowledged so far.
+func (c *client) ackedCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.acked)
+}
+
+// settled reports whether everything the client sent is acknowledged and it
+// has received the room up to lastSeq.
+func (c *client) settled(lastSeq uint64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n := len(c.session.Outbox()); n > 0 {
+		return fmt.Errorf("%s: %d messages still in the outbox", c.name, n)
+	}
+	if len(c.received) == 0 || c.received[len(c.received)-1].Seq < lastSeq {
+		return fmt.Errorf("%s: has not received up to seq %d", c.name, lastSeq)
+	}
+	return nil
+}
+
+// tally is the outcome of a fault test, the figures the issue asks for.
+type tally struct {
+	sent, acknowledged, acknowledgedBefore, delivered, duplicates, lost, outOfOrder int
+}
+
+func (t tally) String() string {
+	return fmt.Sprintf("sent %d, acknowledged %d (%d before the fault), delivered %d, duplicates %d, lost %d, out of order %d",
+		t.sent, t.acknowledged, t.acknowledgedBefore, t.delivered, t.duplicates, t.lost, t.outOfOrder)
+}
+
+// verify checks exactly-once delivery in one order: every message any
+// client sent reaches every client once, each client's stream is strictly
+// increasing in seq, and all clients agree on what each seq holds.
+func verify(t *testing.T, clients []*client, ackedBefore int) tally {
+	t.Helper()
+	var out tally
+	out.acknowledgedBefore = ackedBefore
+	sentBy := map[string]string{} // id → sender user
+	for _, c := range clients {
+		c.mu.Lock()
+		out.sent += len(c.sent)
+		out.acknowledged += len(c.acked)
+		for id := range c.sent {
+			sentBy[id] = c.user
+		}
+		if len(c.failed) > 0 {
+			t.Errorf("%s: refused for good: %v", c.name, c.failed)
+		}
+		c.mu.Unlock()
+	}
+	bySeq := map[uint64]string{}
+	for _, c := range clients {
+		c.mu.Lock()
+		seen := map[string]int{}
+		var last uint64
+		for _, m := range c.received {
+			out.delivered++
+			if m.Seq <= last {
+				out.outOfOrder++
+			}
+			last = m.Seq
+			if prev, ok := bySeq[m.Seq]; ok && prev != m.ID {
+				t.Errorf("%s: seq %d holds %q, another client saw %q", c.name, m.Seq, m.ID, prev)
+			}
+			bySeq[m.Seq] = m.ID
+			if _, ours := sentBy[m.ID]; ours {
+				seen[m.ID]++
+			}
+		}
+		for id := range sentBy {
+			switch n := seen[id]; {
+			case n == 0:
+				out.lost++
+				t.Errorf("%s never received %s", c.name, id)
+			case n > 1:
+				out.duplicates += n - 1
+				t.Errorf("%s received %s %d times", c.name, id, n)
+			}
+		}
+		c.mu.Unlock()
+	}
+	if out.outOfOrder > 0 {
+		t.Errorf("%d messages arrived out of order", out.outOfOrder)
+	}
+	if out.acknowledged != out.sent {
+		t.Errorf("%d of %d messages acknowledged", out.acknowledged, out.sent)
+	}
+	return out
+}
+
+// lastSeqOf returns the highest seq any client received.
+func lastSeqOf(clients []*client) uint64 {
+	var last uint64
+	for _, c := range clients {
+		c.mu.Lock()
+		if n := len(c.received); n > 0 {
+			last = max(last, c.received[n-1].Seq)
+		}
+		c.mu.Unlock()
+	}
+	return last
+}
+
+// waitSettled waits until every client's outbox is empty and every client
+// has the room up to the last seq any of them has.
+func waitSettled(t *testing.T, clients []*client, within time.Duration) {
+	t.Helper()
+	checkFor(t, within, 50*time.Millisecond, func() error {
+		last := lastSeqOf(clients)
+		var errs []error
+		for _, c := range clients {
+			if err := c.settled(last); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	})
+}
+
+// fastBackoff reconnects within 200 ms: the tests wait for the recovery,
+// and the backoff's shape has its own unit tests.
+var fastBackoff = app.Backoff{Base: 50 * time.Millisecond, Max: 200 * time.Millisecond}
+
+// TestCrash kills the server with SIGKILL in the middle of a burst, restarts
+// it on the same data directory, and checks that every message any sender
+// saw acknowledged, and every one resent from an outbox, is in every
+// client's list exactly once and in one order: Go clients and two browsers.
+func TestCrash(t *testing.T) {
+	srv := startProcess(t, "-history", "500")
+	var clients []*client
+	for i := range 4 {
+		clients = append(clients, newClient(t, srv.URL(), fmt.Sprint("go", i), fastBackoff))
+	}
+	var ann, bea person
+	var wg sync.WaitGroup
+	wg.Go(func() { ann = person{newBrowser(t), "Ann"} })
+	wg.Go(func() { bea = person{newBrowser(t), "Bea"} })
+	wg.Wait()
+	for _, p := range []person{ann, bea} {
+		open(t, p.browser, srv.URL())
+		p.join(t)
+	}
+
+	for i := range 3 {
+		ann.send(t, fmt.Sprint("ann before crash ", i))
+		bea.send(t, fmt.Sprint("bea before crash ", i))
+	}
+	const perClient = 40
+	var senders sync.WaitGroup
+	for _, c := range clients {
+		senders.Go(func() {
+			for i := range perClient {
+				c.send(t, fmt.Sprintf("%s message %d", c.name, i))
+				time.Sleep(20 * time.Millisecond) // a fast typist, not one frame
+			}
+		})
+	}
+	checkFor(t, 30*time.Second, 5*time.Millisecond, func() error {
+		n := 0
+		for _, c := range clients {
+			n += c.ackedCount()
+		}
+		if n < len(clients)*perClient/3 {
+			return fmt.Errorf("only %d acknowledged so far", n)
+		}
+		return nil
+	})
+	srv.kill()
+	ackedBefore := 0
+	for _, c := range clients {
+		ackedBefore += c.ackedCount()
+	}
+	// While the server is down, people keep typing.
+	ann.send(t, "ann while down")
+	bea.send(t, "bea while down")
+	srv.start("-history", "500")
+	senders.Wait()
+
+	waitSettled(t, clients, 60*time.Second)
+	for _, p := range []person{ann, bea} {
+		checkFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+			if n := len(p.texts(t, `#message-container > [data-status="pending"]`)); n > 0 {
+				return fmt.Errorf("%s: %d messages pending", p.name, n)
+			}
+			return nil
+		})
+	}
+	waitSettled(t, clients, 30*time.Second)
+	result := verify(t, clients, ackedBefore)
+
+	// The browsers show the same messages, in the same order, once each.
+	var want []string
+	for _, m := range clients[0].received {
+		want = append(want, m.Name+": "+m.Text)
+	}
+	for _, p := range []person{ann, bea} {
+		checkFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+			got := p.chatLines(t)
+			if !slices.Equal(got, want) {
+				return fmt.Errorf("%s's list differs from the Go clients':\n got %d: %q\nwant %d: %q", p.name, len(got), got, len(want), want)
+			}
+			return nil
+		})
+	}
+	for _, text := range []string{"ann while down", "bea while down", "ann before crash 2"} {
+		n := 0
+		for _, line := range want {
+			if strings.HasSuffix(line, ": "+text) {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%q appears %d times, want once", text, n)
+		}
+	}
+	t.Logf("crash: %v; browsers: %d messages each, identical", result, len(want))
+}
+
+// TestNetworkCut drops every connection for 5 s in the middle of sending,
+// through a TCP proxy between the clients and the server, then lets them
+// reconnect: the same exactly-once check.
+func TestNetworkCut(t *testing.T) {
+	_, ts := startServer(t, "cut")
+	px := startProxy(t, strings.TrimPrefix(ts.URL, "http://"))
+	var clients []*client
+	for i := range 6 {
+		clients = append(clients, newClient(t, px.URL(), fmt.Sprint("go", i), fastBackoff))
+	}
+	const perClient = 30
+	var senders sync.WaitGroup
+	for _, c := range clients {
+		senders.Go(func() {
+			for i := range perClient {
+				c.send(t, fmt.Sprintf("%s message %d", c.name, i))
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
+	}
+	checkFor(t, 30*time.Second, 5*time.Millisecond, func() error {
+		n := 0
+		for _, c := range clients {
+			n += c.ackedCount()
+		}
+		if n < len(clients)*perClient/4 {
+			return fmt.Errorf("only %d acknowledged so far", n)
+		}
+		return nil
+	})
+	px.setCut(true)
+	ackedBefore := 0
+	for _, c := range clients {
+		ackedBefore += c.ackedCount()
+	}
+	cutFor := 5 * time.Second
+	time.Sleep(cutFor) // the outage itself
+	px.setCut(false)
+	senders.Wait()
+	waitSettled(t, clients, 60*time.Second)
+	t.Logf("network cut of %v: %v", cutFor, verify(t, clients, ackedBefore))
+}
