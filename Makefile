@@ -10,8 +10,13 @@ GOBIN      := $(shell $(GO) env GOPATH)/bin
 STATICCHECK_VERSION := v0.8.2
 # Bounded time for each test binary: the end-to-end tests drive real browsers.
 TEST_TIMEOUT ?= 15m
+# Time given to each fuzz target by make fuzz; make test gives each TEST_FUZZTIME.
+FUZZTIME ?= 5m
+TEST_FUZZTIME ?= 15s
+# The fuzz targets, as package:target.
+FUZZ_TARGETS := ./app/event:FuzzDecodeClient ./server/identity:FuzzVerify
 
-.PHONY: run build wasm test bench lint vet deps-build deps-test clean
+.PHONY: run build wasm test unit fuzz bench lint vet deps-build deps-test clean
 
 ## run: build everything and serve the chat at http://localhost:3000 (ADDR overrides).
 run: build
@@ -30,8 +35,12 @@ wasm: deps-build
 	brotli -q 11 -f -o $(WASM).br $(WASM)
 	@ls -l $(WASM) $(WASM).gz $(WASM).br | awk '{print $$5, $$9}'
 
-## test: format, vet, staticcheck, then every test (browser tests included) under the race detector; fails on any skip.
+## test: format, vet, staticcheck, each fuzz target for TEST_FUZZTIME, then every test (browser tests included) under the race detector; fails on any skip.
 test: deps-test wasm lint
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(TEST_FUZZTIME)
+	@$(MAKE) --no-print-directory unit
+
+unit:
 	@log=$$(mktemp); status=0; \
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -v ./... > $$log 2>&1 || status=$$?; \
 	grep -vE '^\s*(=== (RUN|PAUSE|CONT|NAME)|--- PASS)' $$log || true; \
@@ -42,6 +51,14 @@ test: deps-test wasm lint
 	echo "$$passed passed, $$failed failed, $$skipped skipped"; \
 	if [ "$$skipped" != 0 ]; then echo "make test: skipped tests are not allowed"; exit 1; fi; \
 	exit $$status
+
+## fuzz: run each fuzz target for FUZZTIME (5 minutes; make fuzz FUZZTIME=1h); a crash is saved under testdata/fuzz and fails.
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$name in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
 
 ## lint: gofmt, go vet (server and browser builds) and staticcheck.
 lint: vet
