@@ -63,6 +63,7 @@ type entry struct {
 	own     bool
 	name    string
 	text    string
+	time    int64 // when the server accepted a message, Unix ms
 }
 
 // OnMount starts the session as soon as the app runs, before a name is
@@ -252,7 +253,7 @@ func (c *Chat) apply(u Update) (changed bool) {
 		case event.UserLeft:
 			c.add(entry{notice: true, text: e.Name + " disconnected"})
 		case event.Message:
-			c.add(entry{own: e.User == c.user, name: e.Name, text: e.Text})
+			c.add(entry{own: e.User == c.user, name: e.Name, text: e.Text, time: e.Time})
 		default:
 			continue
 		}
@@ -311,7 +312,7 @@ func (c *Chat) Render() goapp.UI {
 			goapp.Ul().ID("message-container").Class("messages").Aria("live", "polite").Body(
 				goapp.Range(c.entries).Slice(func(i int) goapp.UI {
 					e := c.entries[i]
-					return &row{Notice: e.notice, Divider: e.divider, Own: e.own, Name: e.name, Text: e.text}
+					return &row{Notice: e.notice, Divider: e.divider, Own: e.own, Name: e.name, Text: e.text, Time: e.time}
 				}),
 				goapp.Range(c.outbox).Slice(func(i int) goapp.UI {
 					return c.renderOutboxRow(c.outbox[i])
@@ -415,6 +416,7 @@ type row struct {
 	Own     bool
 	Name    string
 	Text    string
+	Time    int64
 }
 
 // Render draws "You: text", "name: text", a notice or a divider, always as
@@ -430,7 +432,26 @@ func (r *row) Render() goapp.UI {
 	if r.Own {
 		class, name = "message own", "You"
 	}
-	return goapp.Li().Class(class).DataSet("status", StatusSent).Body(messageParts(name, r.Text)...)
+	li := goapp.Li().Class(class).DataSet("status", StatusSent)
+	if r.Time > 0 {
+		// The time shows through CSS (attr(data-time)), so that the row's
+		// text stays "name: text".
+		clock, full := formatTime(r.Time)
+		li = li.DataSet("time", clock).Title(full)
+	}
+	return li.Body(messageParts(name, r.Text)...)
+}
+
+// formatTime returns a message time as a short clock and in full, in the
+// browser's locale and time zone (natively, in the process's).
+func formatTime(ms int64) (clock, full string) {
+	if goapp.IsClient {
+		d := goapp.Window().Get("Date").New(float64(ms))
+		opts := map[string]any{"hour": "2-digit", "minute": "2-digit"}
+		return d.Call("toLocaleTimeString", []any{}, opts).String(), d.Call("toLocaleString").String()
+	}
+	t := time.UnixMilli(ms)
+	return t.Format("15:04"), t.Format("2006-01-02 15:04:05")
 }
 
 // socketURL is the WebSocket endpoint on the page's own host.

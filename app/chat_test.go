@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	goapp "github.com/maxence-charriere/go-app/v10/pkg/app"
 
@@ -109,6 +110,11 @@ func TestChatConversation(t *testing.T) {
 	if a, b := strings.Index(html, "hi Bob"), strings.Index(html, "Bob disconnected"); a < 0 || b < a {
 		t.Errorf("rows out of order")
 	}
+
+	// A message's time shows through data-time, outside its text.
+	at := time.Date(2026, 11, 26, 9, 5, 0, 0, time.Local)
+	c.apply(Update{Events: []event.Event{event.Message{Seq: 3, User: "u2", Name: "Bob", Text: "timed", Time: at.UnixMilli()}}})
+	mustContain(t, render(t, c), `data-time="09:05"`, `title="2026-11-26 09:05:00"`, `<span class="text">timed</span>`)
 }
 
 func TestChatNameRules(t *testing.T) {
