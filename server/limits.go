@@ -7,8 +7,9 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// userLimits holds one rate limiter per user with a live connection, shared
-// by the user's connections, so that opening more tabs buys no more rate.
+// userLimits holds one rate limiter per user, shared by the user's
+// connections so that opening more tabs buys no more rate, and kept at least
+// limiterKeep after the last one ends so that reconnecting refills nothing.
 type userLimits struct {
 	limit rate.Limit
 	burst int

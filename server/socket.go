@@ -227,7 +227,7 @@ func (c *conn) send(ctx context.Context, s event.Send) {
 // rateLimited refuses a message for now: the client keeps it and retries
 // after wait. It is not a protocol error.
 func (c *conn) rateLimited(id string, wait time.Duration) {
-	retry := max(wait.Milliseconds(), 1)
+	retry := int64((wait + time.Millisecond - 1) / time.Millisecond) // rounded up: retrying sooner fails again
 	c.log.Info("rate limited", "user", c.user, "retry_ms", retry)
 	c.answer(event.Error{Code: event.CodeRateLimited, Message: "too many messages: wait and retry", ID: id, RetryAfter: retry})
 }

@@ -61,14 +61,14 @@ type Joined struct {
 	Name string `json:"name"`
 	// Token proves User and Name on the next Join; the client keeps it.
 	Token string `json:"token"`
-	// Seq is the room's last sequence number when the client joined: the
-	// replayed history ends there.
+	// Seq is the room's last sequence number when the client joined. A
+	// client catching up from Since may receive messages past it before
+	// the live stream: the catch-up goes on until it has caught up.
 	Seq uint64 `json:"seq"`
 	// Gap is true when the history that follows does not continue from
-	// Join.Since: messages fell out of retention, there were more than the
-	// server replays, they did not fit the client's queue, or Since is past
-	// the room's last seq (its store was reset). The client should say that
-	// messages are missing.
+	// Join.Since: messages after it fell out of retention, or Since is past
+	// the room's last seq (its store was reset). The recent history follows
+	// instead, and the client should say that messages are missing.
 	Gap bool `json:"gap,omitempty"`
 }
 
@@ -116,8 +116,8 @@ type Ack struct {
 // answers with Pong.
 type Ping struct{}
 
-// Pong answers a Ping. Any client frame proves the client alive; Pong is the
-// one a client sends when it has nothing else to say.
+// Pong answers a Ping. Any client frame proves the client alive; Pong is
+// what keeps a client that only reads from looking dead.
 type Pong struct{}
 
 // Error refuses one client frame. The connection stays open unless a close

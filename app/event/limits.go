@@ -39,7 +39,7 @@ const (
 )
 
 // Heartbeats. Browsers cannot see WebSocket pings, so the heartbeat is made
-// of events: a quiet server sends Ping, the client answers Pong.
+// of events: the server sends Ping every interval, the client answers Pong.
 const (
 	// HeartbeatInterval is how often the server sends a Ping, busy or not:
 	// 25 s keeps NATs and proxies (often 30–60 s idle timeouts) from dropping

@@ -11,8 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/chatwasm/chat/app"
 	"github.com/chatwasm/chat/app/event"
+	"github.com/chatwasm/chat/server"
 )
 
 // client is a Go protocol client for the fault tests: the browser's own
@@ -23,13 +26,18 @@ type client struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// gate, when set, holds every report until it is closed: a client that
+	// stops reading, as a frozen tab does.
+	gate     chan struct{}
 	user     string
 	received []event.Message   // in the order reported
 	sent     map[string]string // id → text, of every Send
 	acked    map[string]bool   // ids that left the outbox acknowledged
 	outbox   map[string]bool   // ids in the outbox now
 	failed   map[string]string // ids refused for good, with the reason
+	// slowCloses counts the times the server closed it as a slow consumer.
+	slowCloses int
 }
 
 // newClient starts a Session for name against the page at pageURL.
@@ -40,6 +48,18 @@ func newClient(t *testing.T, pageURL, name string, backoff app.Backoff) *client 
 		t.Fatal(err)
 	}
 	c := &client{name: name, sent: map[string]string{}, acked: map[string]bool{}, outbox: map[string]bool{}, failed: map[string]string{}}
+	c.start(t, u.String(), backoff)
+	return c
+}
+
+// start makes c's Session for the page at pageURL, joins under c.name and
+// runs it until the test ends.
+func (c *client) start(t *testing.T, pageURL string, backoff app.Backoff) {
+	t.Helper()
+	u, err := url.Parse(pageURL)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s, err := app.NewSession(app.SessionConfig{
 		URL:      "ws://" + u.Host + "/ws",
 		OnUpdate: c.update,
@@ -49,12 +69,11 @@ func newClient(t *testing.T, pageURL, name string, backoff app.Backoff) *client 
 		t.Fatal(err)
 	}
 	c.session = s
-	if err := s.Join(name); err != nil {
+	if err := s.Join(c.name); err != nil {
 		t.Fatal(err)
 	}
 	c.run()
 	t.Cleanup(c.stop)
-	return c
 }
 
 // run starts the Session's loop.
@@ -76,6 +95,12 @@ func (c *client) stop() {
 // update records a Session's report.
 func (c *client) update(u app.Update) {
 	c.mu.Lock()
+	gate := c.gate
+	c.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, e := range u.Events {
 		switch e := e.(type) {
@@ -84,6 +109,9 @@ func (c *client) update(u app.Update) {
 		case event.Message:
 			c.received = append(c.received, e)
 		}
+	}
+	if websocket.CloseStatus(u.Err) == event.StatusSlowConsumer {
+		c.slowCloses++
 	}
 	if u.OutboxChanged {
 		now := map[string]bool{}
@@ -377,4 +405,63 @@ func TestNetworkCut(t *testing.T) {
 	senders.Wait()
 	waitSettled(t, clients, 60*time.Second)
 	t.Logf("network cut of %v: %v", cutFor, verify(t, clients, ackedBefore))
+}
+
+// TestSlowConsumerRecovers freezes a client while the room is busy: the
+// server closes it as a slow consumer (4001) instead of holding its
+// messages, and once it reads again it reconnects, catches up and loses
+// nothing.
+func TestSlowConsumerRecovers(t *testing.T) {
+	_, ts := startServerConfig(t, server.Config{QueueBytes: 64 << 10, RateLimit: 1e6, RateBurst: 1e4})
+	sender := newClient(t, ts.URL, "sender", fastBackoff)
+	reader := newClient(t, ts.URL, "reader", fastBackoff)
+
+	frozen := newClient(t, ts.URL, "frozen", fastBackoff)
+	checkFor(t, 20*time.Second, 20*time.Millisecond, func() error {
+		for _, c := range []*client{sender, reader, frozen} {
+			c.mu.Lock()
+			user := c.user
+			c.mu.Unlock()
+			if user == "" {
+				return fmt.Errorf("%s has not joined", c.name)
+			}
+		}
+		return nil
+	})
+	// Now the frozen tab stops reading.
+	gate := make(chan struct{})
+	frozen.mu.Lock()
+	frozen.gate = gate
+	frozen.mu.Unlock()
+	var thaw sync.Once
+	wake := func() {
+		thaw.Do(func() {
+			frozen.mu.Lock()
+			frozen.gate = nil
+			frozen.mu.Unlock()
+			close(gate)
+		})
+	}
+	t.Cleanup(wake) // before frozen.stop, which waits for its Session
+	text := strings.Repeat("x", event.MaxTextLen-10)
+	const n = 3000 // 6 MB: more than loopback's socket buffers and the queue
+	for i := range n {
+		// The outbox holds app.MaxOutbox messages: keep it half full.
+		for len(sender.session.Outbox()) >= app.MaxOutbox/2 {
+			time.Sleep(time.Millisecond)
+		}
+		sender.send(t, fmt.Sprintf("%d %s", i, text))
+	}
+	waitSettled(t, []*client{sender, reader}, 120*time.Second)
+	wake() // the tab wakes up
+	clients := []*client{sender, reader, frozen}
+	waitSettled(t, clients, 120*time.Second)
+	result := verify(t, clients, 0)
+	frozen.mu.Lock()
+	closes := frozen.slowCloses
+	frozen.mu.Unlock()
+	if closes == 0 {
+		t.Fatal("the frozen client was never closed as a slow consumer")
+	}
+	t.Logf("slow consumer: %v; the frozen client was closed with 4001 %d time(s) and caught up", result, closes)
 }

@@ -32,11 +32,16 @@ type Client struct {
 	// Set by Hub.Join under the room's lock, read-only afterwards.
 	user, name, room string
 
+	// Guarded by the room's lock.
+	left   bool   // Hub.Leave was called
+	cursor uint64 // while catching up: the last seq queued
+
 	mu     sync.Mutex
 	queue  [][]byte // encoded events, shared with other clients: never modified
 	queued int      // bytes in queue
 	err    error    // why the client stopped: ErrSlowConsumer or ErrClosed
 	drain  bool     // Drain was called: Next empties the queue, then ErrClosed
+	fill   func()   // while catching up: queues the next page of history
 }
 
 // NewClient returns a client whose queue holds at most queueBytes bytes of
@@ -71,6 +76,25 @@ func (c *Client) enqueue(b []byte) {
 			c.queue = append(c.queue, b)
 			c.queued += len(b)
 		}
+	}
+	c.mu.Unlock()
+	c.signal()
+}
+
+// setFill sets (or, with nil, clears) what Next calls to refill an empty
+// queue while the client catches up with a room's history.
+func (c *Client) setFill(f func()) {
+	c.mu.Lock()
+	c.fill = f
+	c.mu.Unlock()
+}
+
+// stop stops the client with err, as an overflow does.
+func (c *Client) stop(err error) {
+	c.mu.Lock()
+	if c.err == nil {
+		c.err = err
+		c.queue, c.queued = nil, 0
 	}
 	c.mu.Unlock()
 	c.signal()
@@ -121,7 +145,14 @@ func (c *Client) Next(ctx context.Context, buf []byte) ([]byte, error) {
 			c.mu.Unlock()
 			return buf, ErrClosed
 		}
+		fill := c.fill
 		c.mu.Unlock()
+		if fill != nil {
+			// Catching up: the queue is empty, take the next page of
+			// history (outside c.mu: fill takes the room's lock first).
+			fill()
+			continue
+		}
 		select {
 		case <-c.wake:
 		case <-ctx.Done():

@@ -149,9 +149,43 @@ func TestSeqSurvivesRestart(t *testing.T) {
 	}
 }
 
-// TestHistoryFitsTheQueue: long messages are cut from the history to fit
-// half of the client's queue, the newest kept, and the cut is reported.
-func TestHistoryFitsTheQueue(t *testing.T) {
+// TestCatchUpPagesThroughASmallQueue: a client far behind, with a queue
+// that holds a few long messages, gets every message it missed, in order, page
+// by page, without overflowing; then the live stream.
+func TestCatchUpPagesThroughASmallQueue(t *testing.T) {
+	t.Parallel()
+	h := newHub(t, Config{})
+	ann := join(t, h, "ann", 0)
+	long := strings.Repeat("x", event.MaxTextLen)
+	for i := range 300 {
+		send(t, h, ann, fmt.Sprint("id", i), long)
+	}
+	const queue = 16 << 10 // room for 4 long messages in half of it
+	bob := joinSince(t, h, "bob", queue, 1)
+	send(t, h, ann, "live", "while bob catches up") // stored, reaches bob in a page
+	events := drain(t, bob)
+	if j := joinedOf(t, events); j.Gap {
+		t.Fatalf("Joined = %#v, want no gap: everything is kept", j)
+	}
+	got := messages(events)
+	if len(got) != 300 {
+		t.Fatalf("caught up with %d messages, want 300 (seq 2..301)", len(got))
+	}
+	for i, m := range got {
+		if m.Seq != uint64(i+2) {
+			t.Fatalf("message %d has seq %d, want %d", i, m.Seq, i+2)
+		}
+	}
+	send(t, h, ann, "after", "live")
+	if got := messages(drain(t, bob)); len(got) != 1 || got[0].Seq != 302 {
+		t.Fatalf("after catching up: %#v, want only seq 302 live", got)
+	}
+}
+
+// TestFreshHistoryFitsTheQueue: a fresh joiner's recent history is cut to
+// half its queue, newest kept, without a gap (older messages are simply not
+// part of a fresh join).
+func TestFreshHistoryFitsTheQueue(t *testing.T) {
 	t.Parallel()
 	h := newHub(t, Config{History: 100})
 	ann := join(t, h, "ann", 0)
@@ -159,14 +193,13 @@ func TestHistoryFitsTheQueue(t *testing.T) {
 	for i := range 20 {
 		send(t, h, ann, fmt.Sprint("id", i), long)
 	}
-	const queue = 16 << 10 // room for 4 long messages in half of it
-	bob := joinSince(t, h, "bob", queue, 1)
+	bob := join(t, h, "bob", 16<<10)
 	events := drain(t, bob)
-	if j := joinedOf(t, events); !j.Gap {
-		t.Fatalf("Joined = %#v, want Gap: the history was cut", j)
+	if j := joinedOf(t, events); j.Gap {
+		t.Fatalf("Joined = %#v, want no gap on a fresh join", j)
 	}
 	got := messages(events)
 	if len(got) == 0 || len(got) > 4 || got[len(got)-1].Seq != 20 {
-		t.Fatalf("history of %d messages ending at %d, want the newest that fit", len(got), got[len(got)-1].Seq)
+		t.Fatalf("history of %d messages, want the newest that fit", len(got))
 	}
 }

@@ -28,12 +28,11 @@ const (
 	// receives: 100 fills a screen several times over.
 	DefaultHistory = 100
 
-	// DefaultMaxReplay bounds the messages replayed to a client that resumes
-	// after a disconnect: 2000 covers minutes of a busy room. A client
-	// further behind gets the recent history and Joined.Gap instead. Any
-	// history is also cut to half the client's queue in bytes (the newest
-	// messages kept, Gap set), so that it never overflows the queue.
-	DefaultMaxReplay = 2000
+	// pageSize is how many messages a catching-up client's queue is
+	// refilled with at most: 100 rows is one store read of a few
+	// milliseconds, and a page is also cut to half the client's queue in
+	// bytes so that it never overflows it.
+	pageSize = 100
 
 	// DefaultPresenceGrace is how long a user may be without a connection
 	// before the room is told it left: 10 s hides a reload or a network blip.
@@ -53,9 +52,6 @@ type Config struct {
 	// History is how many recent messages a fresh joiner gets. Zero value
 	// means DefaultHistory.
 	History int
-	// MaxReplay bounds a resuming client's replay. Zero value means
-	// DefaultMaxReplay.
-	MaxReplay int
 	// PresenceGrace delays the UserLeft of a user with no connection left.
 	// Zero value means DefaultPresenceGrace.
 	PresenceGrace time.Duration
@@ -112,9 +108,6 @@ func New(cfg Config) *Hub {
 	if cfg.History <= 0 {
 		cfg.History = DefaultHistory
 	}
-	if cfg.MaxReplay <= 0 {
-		cfg.MaxReplay = DefaultMaxReplay
-	}
 	if cfg.PresenceGrace <= 0 {
 		cfg.PresenceGrace = DefaultPresenceGrace
 	}
@@ -133,10 +126,18 @@ type Identity struct {
 	User, Name, Token string
 }
 
-// Join puts c in the named room. c receives Joined, then the room's history
-// (the messages after since, or the recent ones when since is zero), then
-// the live stream. The others receive UserJoined unless the user was
-// already present: another tab, or a reconnect within the grace period.
+// Join puts c in the named room. c receives Joined, then the room's history,
+// then the live stream, with no gap and no repeat between them:
+//   - since zero (a fresh join): the recent messages, up to Config.History;
+//   - since behind the room: every message after since. The client catches
+//     up page by page as its writer drains its queue (see Client.Next), and
+//     joins the live stream once it has caught up, so that a long absence
+//     never overflows its queue;
+//   - since pruned away, or past the room's end: Joined.Gap and the recent
+//     messages.
+//
+// The others receive UserJoined unless the user was already present: another
+// tab, or a reconnect within the grace period.
 func (h *Hub) Join(ctx context.Context, c *Client, roomName string, id Identity, since uint64) error {
 	r, err := h.room(ctx, roomName)
 	if err != nil {
@@ -147,15 +148,30 @@ func (h *Hub) Join(ctx context.Context, c *Client, roomName string, id Identity,
 	if c.room != "" {
 		return ErrAlreadyJoined
 	}
-	history, gap, err := h.history(ctx, r, since)
-	if err != nil {
-		return fmt.Errorf("join %s: %w", roomName, err)
+	catchUp, gap := false, false
+	switch {
+	case since > r.seq:
+		gap = true // the client knows messages this store does not
+	case since > 0 && since < r.seq:
+		_, complete, err := h.cfg.Store.After(ctx, r.name, since, 1)
+		if err != nil {
+			return fmt.Errorf("join %s: %w", roomName, err)
+		}
+		catchUp, gap = complete, !complete
 	}
-	encoded, trimmed, err := encodeWithin(history, c.limit/2)
+	var recent []event.Message
+	if since == 0 || gap {
+		// The recent history ends at r.seq: a batch being stored is not
+		// yet queued to members and reaches the joiner live.
+		if recent, _, err = h.cfg.Store.Before(ctx, r.name, r.seq+1, h.cfg.History); err != nil {
+			return fmt.Errorf("join %s: %w", roomName, err)
+		}
+	}
+	encoded, err := encodeWithin(recent, c.limit/2)
 	if err != nil {
 		return err
 	}
-	joined, err := event.Encode(event.Joined{Room: roomName, User: id.User, Name: id.Name, Token: id.Token, Seq: r.seq, Gap: gap || (trimmed && since > 0)})
+	joined, err := event.Encode(event.Joined{Room: roomName, User: id.User, Name: id.Name, Token: id.Token, Seq: r.seq, Gap: gap})
 	if err != nil {
 		return err
 	}
@@ -183,68 +199,71 @@ func (h *Hub) Join(ctx context.Context, c *Client, roomName string, id Identity,
 	}
 	p.name = id.Name
 	p.conns++
-	r.members[c] = struct{}{}
+	if catchUp {
+		c.cursor = since
+		c.setFill(func() { h.fill(r, c) })
+	} else {
+		r.members[c] = struct{}{}
+	}
 	return nil
 }
 
-// history returns what a joiner gets before the live stream: the messages
-// after since up to r.seq (those already queued to members; later ones reach
-// the joiner live), or the recent ones. gap reports that messages after
-// since are gone. It runs under r.mu.
-func (h *Hub) history(ctx context.Context, r *room, since uint64) (msgs []event.Message, gap bool, err error) {
-	if since > 0 && since <= r.seq {
-		msgs, gap, err = h.replay(ctx, r, since)
-		if err != nil || !gap {
-			return msgs, gap, err
-		}
-	} else if since > r.seq {
-		gap = true // the client knows messages this store does not
+// fill queues the next page of history for a client that is catching up,
+// and moves it to the live stream once it has reached the room's last
+// message. Client.Next calls it when the client's queue is empty.
+func (h *Hub) fill(r *room, c *Client) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c.left {
+		c.setFill(nil)
+		return
 	}
-	// The recent history ends at r.seq: a batch being stored is not yet
-	// queued to members and reaches the joiner live.
-	msgs, _, err = h.cfg.Store.Before(ctx, r.name, r.seq+1, h.cfg.History)
-	if err != nil {
-		return nil, false, err
+	msgs, complete, err := h.cfg.Store.After(context.Background(), r.name, c.cursor, pageSize)
+	msgs = upTo(msgs, r.seq)
+	if err != nil || !complete || (len(msgs) == 0 && c.cursor < r.seq) {
+		// The store failed, or pruned what the client still needed while
+		// it caught up: restart the client, whose next Join finds out
+		// what is left and says so.
+		c.stop(ErrSlowConsumer)
+		return
 	}
-	return msgs, gap, nil
-}
-
-// replay reads the messages after since up to r.seq, page by page. gap
-// reports that some were pruned or that there are more than MaxReplay.
-func (h *Hub) replay(ctx context.Context, r *room, since uint64) (msgs []event.Message, gap bool, err error) {
-	for cursor := since; cursor < r.seq; {
-		page, complete, err := h.cfg.Store.After(ctx, r.name, cursor, store.MaxReadLimit)
+	budget := c.limit / 2
+	for i, m := range msgs {
+		b, err := event.Encode(m)
 		if err != nil {
-			return nil, false, err
+			c.stop(ErrSlowConsumer)
+			return
 		}
-		page = upTo(page, r.seq)
-		if !complete || len(page) == 0 || len(msgs)+len(page) > h.cfg.MaxReplay {
-			return nil, true, nil
+		if budget -= len(b); budget < 0 && i > 0 {
+			break
 		}
-		msgs = append(msgs, page...)
-		cursor = page[len(page)-1].Seq
+		c.enqueue(b)
+		c.cursor = m.Seq
 	}
-	return msgs, false, nil
+	if c.cursor >= r.seq {
+		c.setFill(nil)
+		r.members[c] = struct{}{}
+	}
 }
 
 // encodeWithin encodes the newest messages whose encodings fit in budget
-// bytes, in order. trimmed reports that older ones were left out: the
-// history must fit the client's queue with room to spare for the live
-// stream, or the client would be closed as a slow consumer at once.
-func encodeWithin(msgs []event.Message, budget int) (encoded [][]byte, trimmed bool, err error) {
-	encoded = make([][]byte, len(msgs))
+// bytes, in order: the recent history must fit the client's queue with room
+// to spare for the live stream, or the client would be closed as a slow
+// consumer at once.
+func encodeWithin(msgs []event.Message, budget int) ([][]byte, error) {
+	encoded := make([][]byte, len(msgs))
 	first := len(msgs)
 	for i := len(msgs) - 1; i >= 0; i-- {
 		b, err := event.Encode(msgs[i])
 		if err != nil {
-			return nil, false, err
+			return nil, err
 		}
 		if budget -= len(b); budget < 0 {
 			break
 		}
 		encoded[i], first = b, i
 	}
-	return encoded[first:], first > 0, nil
+	return encoded[first:], nil
 }
 
 // upTo drops the messages after seq from an ordered slice.
@@ -269,10 +288,12 @@ func (h *Hub) Leave(c *Client) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, ok := r.members[c]; !ok {
+	if c.left {
 		return
 	}
-	delete(r.members, c)
+	c.left = true
+	c.setFill(nil)
+	delete(r.members, c) // absent while it was catching up
 	p := r.users[c.user]
 	if p == nil {
 		return
@@ -319,7 +340,7 @@ func (h *Hub) Publish(ctx context.Context, c *Client, s event.Send) (m event.Mes
 		done:    make(chan publishResult, 1),
 	}
 	r.mu.Lock()
-	if _, ok := r.members[c]; !ok {
+	if c.left {
 		r.mu.Unlock()
 		return event.Message{}, false, ErrNotJoined
 	}

@@ -78,7 +78,7 @@ func drain(t testing.TB, c *Client) []event.Event {
 	var all []event.Event
 	for {
 		c.mu.Lock()
-		empty := len(c.queue) == 0
+		empty := len(c.queue) == 0 && c.fill == nil
 		c.mu.Unlock()
 		if empty {
 			return all
