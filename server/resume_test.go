@@ -1,7 +1,9 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -195,4 +197,72 @@ func TestHeartbeatInABusyRoom(t *testing.T) {
 	if pings == 0 {
 		t.Fatal("no ping while the room was busy")
 	}
+}
+
+// TestFloodIsIsolated: while one client floods the server with sends, its
+// excess is refused with rate_limited, and another client's messages go
+// through unrefused and in order. The round trip of the other client's
+// messages is logged with and without the flood (figures, not assertions:
+// timing belongs to benchmarks).
+func TestFloodIsIsolated(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	wsURL, _ := startServer(t, server.Config{})
+	flood := dial(t, ctx, wsURL, "flood", nil)
+	flood.join(t, ctx, "flood")
+	bob := dial(t, ctx, wsURL, "bob", nil)
+	bobJ := bob.join(t, ctx, "bob")
+
+	roundTrips := func(label string, from int) {
+		var worst, total time.Duration
+		const n = 20
+		for i := from; i < from+n; i++ {
+			start := time.Now()
+			id := fmt.Sprint("b", i)
+			bob.sendEvent(t, ctx, event.Send{ID: id, Text: "hello"})
+			for {
+				e := bob.next(t, ctx)
+				if er, ok := e.(event.Error); ok {
+					t.Fatalf("bob was refused during %s: %#v", label, er)
+				}
+				if m, ok := e.(event.Message); ok && m.User == bobJ.User {
+					if m.ID != id {
+						t.Fatalf("bob's message %q arrived when %q was expected", m.ID, id)
+					}
+					break
+				}
+			}
+			d := time.Since(start)
+			total += d
+			worst = max(worst, d)
+			time.Sleep(100 * time.Millisecond) // a person's pace, under bob's own limit
+		}
+		t.Logf("bob's round trip %s: mean %v, worst %v", label, (total / n).Round(time.Microsecond), worst.Round(time.Microsecond))
+	}
+	roundTrips("alone", 0)
+
+	fctx, stopFlood := context.WithCancel(ctx)
+	var sent atomic.Int64
+	flooded := make(chan struct{})
+	go func() {
+		defer close(flooded)
+		for i := 0; ; i++ {
+			// Write blocks once the server stops reading the flooder.
+			if err := flood.ws.Write(fctx, websocket.MessageText, []byte(fmt.Sprintf(`{"type":"send","id":"f%d","text":"spam"}`, i))); err != nil {
+				return
+			}
+			sent.Add(1)
+		}
+	}()
+	go func() { // the flooder reads what comes back, as a client must
+		for {
+			if _, err := flood.read(ctx); err != nil {
+				return
+			}
+		}
+	}()
+	roundTrips("under a flood", 100)
+	stopFlood()
+	<-flooded
+	t.Logf("the flooder wrote %d frames meanwhile", sent.Load())
 }

@@ -209,6 +209,15 @@ func (c *conn) send(ctx context.Context, s event.Send) {
 	}
 	if wait := allow(time.Now(), c.connLimit, c.userLimit); wait > 0 {
 		c.rateLimited(s.ID, wait)
+		// Read nothing more until a token is due: a flood then waits in
+		// its own socket buffers instead of costing the server a refusal
+		// per frame, and other clients keep their latency.
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
 		return
 	}
 	_, _, err := c.srv.hub.Publish(ctx, c.client, s)
