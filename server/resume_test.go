@@ -93,52 +93,83 @@ func TestResendIsAcked(t *testing.T) {
 }
 
 // TestRateLimit proves that a burst beyond the limit is refused with
-// rate_limited and a retry delay, that the refusal is not a protocol error,
-// and that the message goes through when retried after the delay.
+// rate_limited and a retry delay, that the message goes through when retried
+// after the delay, that refusals are not protocol errors, and that a user's
+// second connection shares the user's bucket.
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
-	wsURL, _ := startServer(t, server.Config{RateLimit: 5, RateBurst: 3})
+	wsURL, _ := startServer(t, server.Config{RateLimit: 50, RateBurst: 3})
 	ann := dial(t, ctx, wsURL, "ann", nil)
 	annJ := ann.join(t, ctx, "ann")
 	for i := 1; i <= 3; i++ {
 		ann.sendEvent(t, ctx, event.Send{ID: fmt.Sprint("r", i), Text: "burst"})
 		expectMessage(t, ctx, ann, annJ, uint64(i), fmt.Sprint("r", i), "burst")
 	}
-	// Far more refusals than MaxProtocolErrors: none closes the connection.
-	var retry time.Duration
-	for range event.MaxProtocolErrors + 4 {
-		ann.sendEvent(t, ctx, event.Send{ID: "r4", Text: "too fast"})
-		e := expect[event.Error](t, ctx, ann)
-		if e.Code != event.CodeRateLimited || e.ID != "r4" || e.RetryAfter <= 0 || e.RetryAfter > 1000 {
-			t.Fatalf("over the limit: %#v, want rate_limited for r4 with a retry delay", e)
-		}
-		retry = time.Duration(e.RetryAfter) * time.Millisecond
+	ann.sendEvent(t, ctx, event.Send{ID: "r4", Text: "too fast"})
+	e := expect[event.Error](t, ctx, ann)
+	if e.Code != event.CodeRateLimited || e.ID != "r4" || e.RetryAfter <= 0 || e.RetryAfter > 1000 {
+		t.Fatalf("over the limit: %#v, want rate_limited for r4 with a retry delay", e)
 	}
-	time.Sleep(retry) // as a client does: wait the delay the server asked for
+	time.Sleep(time.Duration(e.RetryAfter) * time.Millisecond) // as a client does
 	ann.sendEvent(t, ctx, event.Send{ID: "r4", Text: "too fast"})
 	expectMessage(t, ctx, ann, annJ, 4, "r4", "too fast")
 
-	// A second connection of the same user shares the user's bucket.
+	// A flood: far more refusals than MaxProtocolErrors, and the
+	// connection stays open.
+	const n = 4 * event.MaxProtocolErrors
+	for i := range n {
+		ann.sendEvent(t, ctx, event.Send{ID: fmt.Sprint("f", i), Text: "flood"})
+	}
+	refused, accepted := 0, 0
+	for refused+accepted < n {
+		switch e := ann.next(t, ctx).(type) {
+		case event.Error:
+			if e.Code != event.CodeRateLimited {
+				t.Fatalf("flood answered with %#v", e)
+			}
+			refused++
+		case event.Message:
+			accepted++
+		}
+	}
+	if refused <= event.MaxProtocolErrors {
+		t.Fatalf("%d of %d flood messages refused, want more than %d", refused, n, event.MaxProtocolErrors)
+	}
+	time.Sleep(100 * time.Millisecond) // let the bucket refill
+	ann.sendEvent(t, ctx, event.Send{ID: "after", Text: "still here"})
+	for {
+		if m, ok := ann.next(t, ctx).(event.Message); ok && m.ID == "after" {
+			break
+		}
+	}
+
+}
+
+// TestRateLimitPerUser proves that a user's second connection shares the
+// user's bucket: more tabs buy no more rate.
+func TestRateLimitPerUser(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	wsURL, _ := startServer(t, server.Config{RateLimit: 1, RateBurst: 2})
+	ann := dial(t, ctx, wsURL, "ann", nil)
+	annJ := ann.join(t, ctx, "ann")
 	tab := dial(t, ctx, wsURL, "ann's tab", nil)
 	tab.sendEvent(t, ctx, event.Join{Name: "ann", Token: annJ.Token})
 	expect[event.Joined](t, ctx, tab)
-	refused := 0
-	for i := range 6 {
-		tab.sendEvent(t, ctx, event.Send{ID: fmt.Sprint("t", i), Text: "tab"})
-		for {
-			e := tab.next(t, ctx)
-			if _, ok := e.(event.Message); ok && e.(event.Message).ID == fmt.Sprint("t", i) {
-				break
-			}
-			if er, ok := e.(event.Error); ok && er.Code == event.CodeRateLimited {
-				refused++
-				break
-			}
-		}
+	for i := 1; i <= 2; i++ {
+		ann.sendEvent(t, ctx, event.Send{ID: fmt.Sprint("a", i), Text: "from the first tab"})
+		expectMessage(t, ctx, ann, annJ, uint64(i), fmt.Sprint("a", i), "from the first tab")
 	}
-	if refused == 0 {
-		t.Fatal("a second tab sent 6 messages at once past the user's limit")
+	tab.sendEvent(t, ctx, event.Send{ID: "t1", Text: "from the second tab"})
+	for {
+		e := tab.next(t, ctx)
+		if er, ok := e.(event.Error); ok && er.ID == "t1" && er.Code == event.CodeRateLimited {
+			return // the first tab used the user's bucket
+		}
+		if m, ok := e.(event.Message); ok && m.ID == "t1" {
+			t.Fatal("the second tab got a bucket of its own")
+		}
 	}
 }
 
