@@ -1,28 +1,24 @@
 //go:build !(js && wasm)
 
-// The harness of the Session tests: a real chat server in the process, a TCP
-// proxy in front of it that injects network faults, and a recorder of a
-// Session's Updates. The server does not build for the browser, so neither
-// do these tests.
+// The harness of the Session tests: a real chat server in the process and a
+// TCP proxy in front of it that injects network faults (both from package
+// servertest), and a recorder of a Session's Updates. The server does not
+// build for the browser, so neither do these tests.
 
 package app
 
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"net"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/chatwasm/chat/app/event"
 	"github.com/chatwasm/chat/server"
+	"github.com/chatwasm/chat/server/servertest"
 )
 
 // waitTimeout bounds each wait of a test. It is generous: the tests run
@@ -30,236 +26,22 @@ import (
 // milliseconds.
 const waitTimeout = 20 * time.Second
 
-// checkFor calls f every `every` until it returns nil, and fails the test
-// with f's last error once total has passed: a wait for a condition, never a
-// bare sleep.
-func checkFor(t testing.TB, total, every time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", total, err)
-		}
-		time.Sleep(every)
-	}
-}
-
-// waitFor is checkFor with the harness's timeout and a 5 ms poll.
+// waitFor is servertest.CheckFor with the harness's timeout and a 5 ms poll.
 func waitFor(t testing.TB, f func() error) {
 	t.Helper()
-	checkFor(t, waitTimeout, 5*time.Millisecond, f)
+	servertest.CheckFor(t, waitTimeout, 5*time.Millisecond, f)
 }
 
-// fakeAssets is a web directory with a few bytes where the client would be:
-// the server needs one, the Session tests never load it.
-func fakeAssets() fstest.MapFS {
-	file := func(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s), Mode: 0o644} }
-	return fstest.MapFS{
-		"web/app.wasm":              file("\x00asm fake client"),
-		"web/app.wasm.br":           file("fake brotli bytes"),
-		"web/app.wasm.gz":           file("fake gzip bytes!"),
-		"web/app.css":               file("body { margin: 0 }"),
-		"web/icon.svg":              file(`<svg xmlns="http://www.w3.org/2000/svg"/>`),
-		"web/icon-192.png":          file("\x89PNG 192"),
-		"web/icon-512.png":          file("\x89PNG 512"),
-		"web/icon-maskable-512.png": file("\x89PNG maskable"),
-	}
-}
-
-// newChatServer returns a real server for cfg, with fake assets, a data
-// directory of the test and its warnings in the test's log, unless cfg sets
-// them. It is closed when the test ends.
-func newChatServer(t *testing.T, cfg server.Config) *server.Server {
-	t.Helper()
-	if cfg.Assets == nil {
-		cfg.Assets = fakeAssets()
-	}
-	if cfg.DataDir == "" {
-		cfg.DataDir = t.TempDir()
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(newTestLog(t), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatalf("server.New: %v", err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	return srv
-}
-
-// startChat serves a new server for cfg on a random 127.0.0.1 port and
-// returns its address (host:port).
+// startChat serves a new server for cfg (see servertest.New) on a random
+// 127.0.0.1 port and returns its address (host:port).
 func startChat(t *testing.T, cfg server.Config) string {
 	t.Helper()
-	ts := httptest.NewServer(newChatServer(t, cfg))
-	t.Cleanup(ts.Close)
+	_, ts := servertest.Start(t, cfg)
 	return ts.Listener.Addr().String()
 }
 
 // wsURL is the WebSocket endpoint of the server at addr.
 func wsURL(addr string) string { return "ws://" + addr + server.SocketPath }
-
-// testLog passes log lines to t.Log until the test ends: a connection's
-// goroutines may log a moment after.
-type testLog struct {
-	t    *testing.T
-	mu   sync.Mutex
-	done bool
-}
-
-// newTestLog returns a testLog that goes quiet when t ends.
-func newTestLog(t *testing.T) *testLog {
-	w := &testLog{t: t}
-	t.Cleanup(func() {
-		w.mu.Lock()
-		w.done = true
-		w.mu.Unlock()
-	})
-	return w
-}
-
-func (w *testLog) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log("server: " + strings.TrimSuffix(string(p), "\n"))
-	}
-	return len(p), nil
-}
-
-// proxy is a TCP proxy in front of a server that breaks the network on
-// demand: it cuts every connection (no close frame), refuses new ones, or
-// swallows what flows on the current ones.
-type proxy struct {
-	ln     net.Listener
-	target atomic.Pointer[string]
-	down   atomic.Bool
-
-	mu    sync.Mutex
-	pipes map[*pipe]struct{}
-	wg    sync.WaitGroup
-}
-
-// pipe is one proxied connection.
-type pipe struct {
-	client, server net.Conn
-	// blackhole drops every byte both ways: a network that died without
-	// telling either end. mute drops the server's bytes only: what it
-	// sends is lost.
-	blackhole, mute atomic.Bool
-}
-
-// newProxy listens on a random 127.0.0.1 port and forwards to target
-// (host:port). It closes when the test ends.
-func newProxy(t *testing.T, target string) *proxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln, pipes: make(map[*pipe]struct{})}
-	p.target.Store(&target)
-	p.wg.Go(p.accept)
-	t.Cleanup(func() {
-		_ = ln.Close()
-		p.cut()
-		p.wg.Wait()
-	})
-	return p
-}
-
-// URL is the WebSocket endpoint through the proxy.
-func (p *proxy) URL() string { return wsURL(p.ln.Addr().String()) }
-
-// accept forwards each connection until the listener closes.
-func (p *proxy) accept() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		if p.down.Load() {
-			_ = c.Close()
-			continue
-		}
-		s, err := net.Dial("tcp", *p.target.Load())
-		if err != nil {
-			_ = c.Close()
-			continue
-		}
-		pp := &pipe{client: c, server: s}
-		p.mu.Lock()
-		p.pipes[pp] = struct{}{}
-		p.mu.Unlock()
-		p.wg.Go(func() {
-			var inner sync.WaitGroup
-			inner.Go(func() { forward(s, c, &pp.blackhole) })
-			inner.Go(func() { forward(c, s, &pp.blackhole, &pp.mute) })
-			inner.Wait()
-			p.mu.Lock()
-			delete(p.pipes, pp)
-			p.mu.Unlock()
-		})
-	}
-}
-
-// forward copies src to dst, dropping the bytes while any of drop is set,
-// until either side fails; then it closes both.
-func forward(dst, src net.Conn, drop ...*atomic.Bool) {
-	defer func() { _ = dst.Close(); _ = src.Close() }()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 && !anySet(drop) {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func anySet(flags []*atomic.Bool) bool {
-	for _, f := range flags {
-		if f.Load() {
-			return true
-		}
-	}
-	return false
-}
-
-// each applies f to every live connection.
-func (p *proxy) each(f func(*pipe)) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for pp := range p.pipes {
-		f(pp)
-	}
-}
-
-// cut closes every live connection at the TCP level: the peers see the
-// connection drop with no close frame (1006).
-func (p *proxy) cut() {
-	p.each(func(pp *pipe) { _ = pp.client.Close(); _ = pp.server.Close() })
-}
-
-// setDown makes the proxy refuse (accept and close at once) new
-// connections, or take them again.
-func (p *proxy) setDown(down bool) { p.down.Store(down) }
-
-// blackhole makes the live connections swallow everything, both ways, while
-// staying open. New connections work.
-func (p *proxy) blackhole() { p.each(func(pp *pipe) { pp.blackhole.Store(true) }) }
-
-// mute makes the live connections lose what the server sends.
-func (p *proxy) mute() { p.each(func(pp *pipe) { pp.mute.Store(true) }) }
 
 // recorder keeps what a Session reported.
 type recorder struct {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/chatwasm/chat/app/event"
 	"github.com/chatwasm/chat/server"
+	"github.com/chatwasm/chat/server/servertest"
 )
 
 // These tests run Sessions against a real server in the process, over real
@@ -118,16 +119,16 @@ func TestSessionReload(t *testing.T) {
 func TestSessionResume(t *testing.T) {
 	t.Parallel()
 	addr := startChat(t, server.Config{})
-	p := newProxy(t, addr)
+	p := servertest.StartProxy(t, addr)
 	bob := join(t, wsURL(addr), "Bob", SessionConfig{})
-	ann := join(t, p.URL(), "Ann", SessionConfig{})
+	ann := join(t, wsURL(p.Addr()), "Ann", SessionConfig{})
 	if _, err := bob.Send("m1"); err != nil {
 		t.Fatal(err)
 	}
 	ann.waitTexts(t, "m1")
 
-	p.setDown(true)
-	p.cut()
+	p.SetDown(true)
+	p.Cut()
 	waitFor(t, func() error {
 		if s := ann.rec.state(); s != StateOffline {
 			return fmt.Errorf("state %s", s)
@@ -147,7 +148,7 @@ func TestSessionResume(t *testing.T) {
 		t.Fatalf("offline outbox: %#v", got)
 	}
 
-	p.setDown(false)
+	p.SetDown(false)
 	ann.Wake()
 	want := []string{"m1", "m2", "m3", "written offline"}
 	ann.waitTexts(t, want...)
@@ -165,11 +166,11 @@ func TestSessionResume(t *testing.T) {
 func TestSessionLostAck(t *testing.T) {
 	t.Parallel()
 	addr := startChat(t, server.Config{})
-	p := newProxy(t, addr)
+	p := servertest.StartProxy(t, addr)
 	bob := join(t, wsURL(addr), "Bob", SessionConfig{})
-	ann := join(t, p.URL(), "Ann", SessionConfig{})
+	ann := join(t, wsURL(p.Addr()), "Ann", SessionConfig{})
 
-	p.mute()
+	p.Mute()
 	if _, err := ann.Send("x"); err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +178,7 @@ func TestSessionLostAck(t *testing.T) {
 	if n := len(ann.Outbox()); n != 1 {
 		t.Fatalf("%d messages in the outbox without an acknowledgement, want 1", n)
 	}
-	p.cut()
+	p.Cut()
 	ann.Wake()
 	if _, err := ann.Send("y"); err != nil {
 		t.Fatal(err)
@@ -194,18 +195,18 @@ func TestSessionLostAck(t *testing.T) {
 func TestSessionAckOfResend(t *testing.T) {
 	t.Parallel()
 	addr := startChat(t, server.Config{History: 2})
-	p := newProxy(t, addr)
+	p := servertest.StartProxy(t, addr)
 	bob := join(t, wsURL(addr), "Bob", SessionConfig{})
 	store := new(MemoryStorage)
-	ann := join(t, p.URL(), "Ann", SessionConfig{Storage: store})
+	ann := join(t, wsURL(p.Addr()), "Ann", SessionConfig{Storage: store})
 
-	p.mute()
+	p.Mute()
 	if _, err := ann.Send("x"); err != nil {
 		t.Fatal(err)
 	}
 	bob.waitTexts(t, "x")
-	p.setDown(true)
-	p.cut()
+	p.SetDown(true)
+	p.Cut()
 	ann.stop()
 	for _, text := range []string{"b1", "b2", "b3"} {
 		if _, err := bob.Send(text); err != nil {
@@ -348,7 +349,7 @@ func TestSessionServerRestart(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	serve := func(ln net.Listener) (stop func()) {
-		srv := newChatServer(t, server.Config{DataDir: dir})
+		srv := servertest.New(t, server.Config{DataDir: dir})
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- srv.Run(ctx, ln) }()
@@ -404,9 +405,9 @@ func TestSessionHeartbeat(t *testing.T) {
 	t.Parallel()
 	const timeout = 400 * time.Millisecond
 	addr := startChat(t, server.Config{HeartbeatInterval: 50 * time.Millisecond, HeartbeatTimeout: timeout})
-	p := newProxy(t, addr)
+	p := servertest.StartProxy(t, addr)
 	bob := join(t, wsURL(addr), "Bob", SessionConfig{})
-	ann := join(t, p.URL(), "Ann", SessionConfig{HeartbeatTimeout: timeout})
+	ann := join(t, wsURL(p.Addr()), "Ann", SessionConfig{HeartbeatTimeout: timeout})
 
 	// Quiet for three timeouts: a Session that did not answer pings would
 	// be closed by the server, one that did not hear them would drop the
@@ -418,7 +419,7 @@ func TestSessionHeartbeat(t *testing.T) {
 	}
 
 	start := time.Now()
-	p.blackhole()
+	p.Blackhole()
 	ann.waitJoins(t, 2)
 	t.Logf("a dead connection was replaced after %v", time.Since(start).Round(time.Millisecond))
 	if _, err := bob.Send("still there?"); err != nil {
@@ -432,9 +433,9 @@ func TestSessionHeartbeat(t *testing.T) {
 func TestSessionWake(t *testing.T) {
 	t.Parallel()
 	addr := startChat(t, server.Config{})
-	p := newProxy(t, addr)
-	p.setDown(true)
-	ann := runSession(t, SessionConfig{URL: p.URL(), Backoff: Backoff{Base: time.Hour, Max: time.Hour}})
+	p := servertest.StartProxy(t, addr)
+	p.SetDown(true)
+	ann := runSession(t, SessionConfig{URL: wsURL(p.Addr()), Backoff: Backoff{Base: time.Hour, Max: time.Hour}})
 	if err := ann.Join("Ann"); err != nil {
 		t.Fatal(err)
 	}
@@ -444,7 +445,7 @@ func TestSessionWake(t *testing.T) {
 		}
 		return nil
 	})
-	p.setDown(false)
+	p.SetDown(false)
 	start := time.Now()
 	ann.Wake()
 	ann.waitJoins(t, 1)

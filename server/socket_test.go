@@ -7,7 +7,6 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -15,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/coder/websocket"
@@ -23,6 +21,7 @@ import (
 	"github.com/chatwasm/chat/app"
 	"github.com/chatwasm/chat/app/event"
 	"github.com/chatwasm/chat/server"
+	"github.com/chatwasm/chat/server/servertest"
 )
 
 // testTimeout bounds each test's conversation. It is generous: the tests run
@@ -38,111 +37,28 @@ func testContext(t *testing.T) context.Context {
 	return ctx
 }
 
-// fakeAssets is a web directory with a few bytes where the client would be:
-// enough for tests that do not run the WASM.
-func fakeAssets() fstest.MapFS {
-	file := func(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s), Mode: 0o644} }
-	return fstest.MapFS{
-		"web/app.wasm":              file("\x00asm fake client"),
-		"web/app.wasm.br":           file("fake brotli bytes"),
-		"web/app.wasm.gz":           file("fake gzip bytes!"),
-		"web/app.css":               file("body { margin: 0 }"),
-		"web/icon.svg":              file(`<svg xmlns="http://www.w3.org/2000/svg"/>`),
-		"web/icon-192.png":          file("\x89PNG 192"),
-		"web/icon-512.png":          file("\x89PNG 512"),
-		"web/icon-maskable-512.png": file("\x89PNG maskable"),
+// withGrace fills in cfg's PresenceGrace, when zero, with a millisecond:
+// leaves are announced at once.
+func withGrace(cfg server.Config) server.Config {
+	if cfg.PresenceGrace == 0 {
+		cfg.PresenceGrace = time.Millisecond
 	}
+	return cfg
 }
 
-// testLogger returns a logger that passes the server's warnings and errors to
-// t.Log and drops the rest. It goes quiet once the test ended: a connection's
-// goroutines may outlive the test by a moment.
-func testLogger(t *testing.T) *slog.Logger {
-	t.Helper()
-	h := &testHandler{t: t, state: new(testHandlerState)}
-	t.Cleanup(func() {
-		h.state.mu.Lock()
-		h.state.done = true
-		h.state.mu.Unlock()
-	})
-	return slog.New(h)
-}
-
-// testHandler is the slog.Handler of testLogger.
-type testHandler struct {
-	t     *testing.T
-	attrs []slog.Attr
-	state *testHandlerState // shared with the handlers derived by WithAttrs
-}
-
-// testHandlerState tells a testHandler whether its test is over.
-type testHandlerState struct {
-	mu   sync.Mutex
-	done bool
-}
-
-func (h *testHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
-
-func (h *testHandler) Handle(_ context.Context, r slog.Record) error {
-	var b strings.Builder
-	b.WriteString("server: " + r.Level.String() + " " + r.Message)
-	for _, a := range h.attrs {
-		fmt.Fprintf(&b, " %s", a)
-	}
-	r.Attrs(func(a slog.Attr) bool {
-		fmt.Fprintf(&b, " %s", a)
-		return true
-	})
-	h.state.mu.Lock()
-	defer h.state.mu.Unlock()
-	if !h.state.done {
-		h.t.Log(b.String())
-	}
-	return nil
-}
-
-func (h *testHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return &testHandler{t: h.t, attrs: append(h.attrs[:len(h.attrs):len(h.attrs)], attrs...), state: h.state}
-}
-
-func (h *testHandler) WithGroup(string) slog.Handler { return h }
-
-// newServer returns a Server for cfg, filling in fake assets and a test
-// logger where cfg leaves them out.
+// newServer returns a Server for cfg (see servertest.New), with a
+// millisecond of PresenceGrace where cfg leaves it out.
 func newServer(t *testing.T, cfg server.Config) *server.Server {
 	t.Helper()
-	if cfg.Assets == nil {
-		cfg.Assets = fakeAssets()
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = testLogger(t)
-	}
-	if cfg.DataDir == "" {
-		cfg.DataDir = t.TempDir()
-	}
-	if cfg.PresenceGrace == 0 {
-		cfg.PresenceGrace = time.Millisecond // leaves are announced at once
-	}
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatalf("server.New: %v", err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	return srv
+	return servertest.New(t, withGrace(cfg))
 }
 
-// startServer serves a new Server for cfg on a random 127.0.0.1 port and
+// startServer serves a newServer for cfg on a random 127.0.0.1 port and
 // returns the URL of its WebSocket endpoint.
 func startServer(t *testing.T, cfg server.Config) (wsURL string, ts *httptest.Server) {
 	t.Helper()
-	ts = httptest.NewServer(newServer(t, cfg))
-	t.Cleanup(ts.Close)
-	return socketURL(ts.URL), ts
-}
-
-// socketURL turns a server's http:// base URL into its ws:// endpoint.
-func socketURL(base string) string {
-	return "ws" + strings.TrimPrefix(base, "http") + server.SocketPath
+	_, ts = servertest.Start(t, withGrace(cfg))
+	return servertest.SocketURL(ts.URL), ts
 }
 
 // peer is a raw protocol client: it sends any frame and reads the events of
@@ -661,7 +577,7 @@ func TestSlowConsumer(t *testing.T) {
 	ts.Listener = smallBufferListener{ts.Listener}
 	ts.Start()
 	t.Cleanup(ts.Close)
-	wsURL := socketURL(ts.URL)
+	wsURL := servertest.SocketURL(ts.URL)
 
 	ann, bob, annJ, bobJ := joinedPair(t, ctx, wsURL)
 	slow := dialSmallBuffer(t, ctx, wsURL, "slow")
@@ -738,7 +654,7 @@ func TestGracefulShutdown(t *testing.T) {
 	ran := make(chan error, 1)
 	go func() { ran <- srv.Run(runCtx, ln) }()
 
-	wsURL := socketURL("http://" + ln.Addr().String())
+	wsURL := servertest.SocketURL("http://" + ln.Addr().String())
 	ann, bob, _, _ := joinedPair(t, ctx, wsURL)
 	idle := dial(t, ctx, wsURL, "idle", nil) // connected, never joined
 	peers := []*peer{ann, bob, idle}

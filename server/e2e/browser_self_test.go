@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chatwasm/chat/server/servertest"
 )
 
 // harnessPage is the static page of the self-test of the harness. Its form
@@ -140,7 +142,7 @@ func TestHarnessBrowser(t *testing.T) {
 
 	// The console: a console.error call and an uncaught exception.
 	b.click(t, "#boom")
-	checkFor(t, 5*time.Second, 25*time.Millisecond, func() error {
+	servertest.CheckFor(t, 5*time.Second, 25*time.Millisecond, func() error {
 		errs := b.consoleErrors()
 		for _, want := range []string{"an error for the harness", "boom from the page"} {
 			if !slices.ContainsFunc(errs, func(e string) bool { return strings.Contains(e, want) }) {

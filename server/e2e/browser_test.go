@@ -269,7 +269,7 @@ func isErrorMessage(m chromedp.ConsoleMessage) bool {
 // consoleErrors returns the errors that the page has written so far: the
 // uncaught exceptions, console.error calls, browser log errors and Go panics.
 // The console is read asynchronously, so an error can show up a moment after
-// the action that caused it; poll with checkFor to wait for one.
+// the action that caused it; poll with servertest.CheckFor to wait for one.
 func (b *browser) consoleErrors() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -685,15 +685,5 @@ func poll(ctx context.Context, total, every time.Duration, f func() error) error
 			return fmt.Errorf("%v: %w", context.Cause(ctx), err)
 		case <-timer.C:
 		}
-	}
-}
-
-// checkFor calls f every `every` until it returns nil, and fails the test
-// with the last error of f when total has passed, as checkFor of nats-server
-// does. Use it to wait for a condition instead of a bare sleep.
-func checkFor(t testing.TB, total, every time.Duration, f func() error) {
-	t.Helper()
-	if err := poll(context.Background(), total, every, f); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chatwasm/chat/app/event"
+	"github.com/chatwasm/chat/server/servertest"
 )
 
 // Selectors of the DOM contract.
@@ -144,7 +145,7 @@ func TestChat(t *testing.T) {
 	}
 	ann.waitLine(t, bea.name+": bea 9")
 	bea.waitLine(t, "Ann: ann 9")
-	checkFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+	servertest.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
 		a, b := ann.chatLines(t), bea.chatLines(t)
 		if len(a) != 22 || !slices.Equal(a, b) {
 			return fmt.Errorf("lists differ:\nAnn: %q\nBea: %q", a, b)
@@ -192,7 +193,7 @@ func TestChat(t *testing.T) {
 		t.Fatal("the name prompt shows after a reload")
 	}
 	ann.waitVisible(t, messageInput)
-	checkFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+	servertest.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
 		a, b := ann.chatLines(t), bea.chatLines(t)
 		if len(a) != 22 || !slices.Equal(a, b) {
 			return fmt.Errorf("history after the reload differs:\nAnn: %q\nBea: %q", a, b)

@@ -16,6 +16,7 @@ import (
 	"github.com/chatwasm/chat/app"
 	"github.com/chatwasm/chat/app/event"
 	"github.com/chatwasm/chat/server"
+	"github.com/chatwasm/chat/server/servertest"
 )
 
 // client is a Go protocol client for the fault tests: the browser's own
@@ -36,8 +37,9 @@ type client struct {
 	acked    map[string]bool   // ids that left the outbox acknowledged
 	outbox   map[string]bool   // ids in the outbox now
 	failed   map[string]string // ids refused for good, with the reason
-	// slowCloses counts the times the server closed it as a slow consumer.
-	slowCloses int
+	// drops counts the connections it lost; slowCloses those the server
+	// closed as a slow consumer (4001).
+	drops, slowCloses int
 }
 
 // newClient starts a Session for name against the page at pageURL.
@@ -110,8 +112,11 @@ func (c *client) update(u app.Update) {
 			c.received = append(c.received, e)
 		}
 	}
-	if websocket.CloseStatus(u.Err) == event.StatusSlowConsumer {
-		c.slowCloses++
+	if u.Err != nil && u.State == app.StateOffline {
+		c.drops++
+		if websocket.CloseStatus(u.Err) == event.StatusSlowConsumer {
+			c.slowCloses++
+		}
 	}
 	if u.OutboxChanged {
 		now := map[string]bool{}
@@ -253,7 +258,7 @@ func lastSeqOf(clients []*client) uint64 {
 // has the room up to the last seq any of them has.
 func waitSettled(t *testing.T, clients []*client, within time.Duration) {
 	t.Helper()
-	checkFor(t, within, 50*time.Millisecond, func() error {
+	servertest.CheckFor(t, within, 50*time.Millisecond, func() error {
 		last := lastSeqOf(clients)
 		var errs []error
 		for _, c := range clients {
@@ -303,7 +308,7 @@ func TestCrash(t *testing.T) {
 			}
 		})
 	}
-	checkFor(t, 30*time.Second, 5*time.Millisecond, func() error {
+	servertest.CheckFor(t, 30*time.Second, 5*time.Millisecond, func() error {
 		n := 0
 		for _, c := range clients {
 			n += c.ackedCount()
@@ -326,7 +331,7 @@ func TestCrash(t *testing.T) {
 
 	waitSettled(t, clients, 60*time.Second)
 	for _, p := range []person{ann, bea} {
-		checkFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+		servertest.CheckFor(t, 30*time.Second, 50*time.Millisecond, func() error {
 			if n := len(p.texts(t, `#message-container > [data-status="pending"]`)); n > 0 {
 				return fmt.Errorf("%s: %d messages pending", p.name, n)
 			}
@@ -342,7 +347,7 @@ func TestCrash(t *testing.T) {
 		want = append(want, m.Name+": "+m.Text)
 	}
 	for _, p := range []person{ann, bea} {
-		checkFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+		servertest.CheckFor(t, 30*time.Second, 100*time.Millisecond, func() error {
 			got := p.chatLines(t)
 			if !slices.Equal(got, want) {
 				return fmt.Errorf("%s's list differs from the Go clients':\n got %d: %q\nwant %d: %q", p.name, len(got), got, len(want), want)
@@ -369,7 +374,7 @@ func TestCrash(t *testing.T) {
 // reconnect: the same exactly-once check.
 func TestNetworkCut(t *testing.T) {
 	_, ts := startServer(t, "cut")
-	px := startProxy(t, strings.TrimPrefix(ts.URL, "http://"))
+	px := servertest.StartProxy(t, strings.TrimPrefix(ts.URL, "http://"))
 	var clients []*client
 	for i := range 6 {
 		clients = append(clients, newClient(t, px.URL(), fmt.Sprint("go", i), fastBackoff))
@@ -384,7 +389,7 @@ func TestNetworkCut(t *testing.T) {
 			}
 		})
 	}
-	checkFor(t, 30*time.Second, 5*time.Millisecond, func() error {
+	servertest.CheckFor(t, 30*time.Second, 5*time.Millisecond, func() error {
 		n := 0
 		for _, c := range clients {
 			n += c.ackedCount()
@@ -394,14 +399,15 @@ func TestNetworkCut(t *testing.T) {
 		}
 		return nil
 	})
-	px.setCut(true)
+	px.SetDown(true)
+	px.Cut()
 	ackedBefore := 0
 	for _, c := range clients {
 		ackedBefore += c.ackedCount()
 	}
 	cutFor := 5 * time.Second
 	time.Sleep(cutFor) // the outage itself
-	px.setCut(false)
+	px.SetDown(false)
 	senders.Wait()
 	waitSettled(t, clients, 60*time.Second)
 	t.Logf("network cut of %v: %v", cutFor, verify(t, clients, ackedBefore))
@@ -417,7 +423,7 @@ func TestSlowConsumerRecovers(t *testing.T) {
 	reader := newClient(t, ts.URL, "reader", fastBackoff)
 
 	frozen := newClient(t, ts.URL, "frozen", fastBackoff)
-	checkFor(t, 20*time.Second, 20*time.Millisecond, func() error {
+	servertest.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
 		for _, c := range []*client{sender, reader, frozen} {
 			c.mu.Lock()
 			user := c.user
@@ -458,10 +464,13 @@ func TestSlowConsumerRecovers(t *testing.T) {
 	waitSettled(t, clients, 120*time.Second)
 	result := verify(t, clients, 0)
 	frozen.mu.Lock()
-	closes := frozen.slowCloses
+	drops, closes := frozen.drops, frozen.slowCloses
 	frozen.mu.Unlock()
-	if closes == 0 {
-		t.Fatal("the frozen client was never closed as a slow consumer")
+	// The server drops it either with 4001, once its queue overflows, or
+	// without a close frame, once a write to it stalls for 10 s (on a
+	// loaded machine the burst may take that long).
+	if drops == 0 {
+		t.Fatal("the frozen client was never dropped by the server")
 	}
-	t.Logf("slow consumer: %v; the frozen client was closed with 4001 %d time(s) and caught up", result, closes)
+	t.Logf("slow consumer: %v; the frozen client lost its connection %d time(s), %d of them closed with 4001, and caught up", result, drops, closes)
 }

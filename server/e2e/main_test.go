@@ -5,12 +5,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/chatwasm/chat/app"
 	"github.com/chatwasm/chat/server"
+	"github.com/chatwasm/chat/server/servertest"
 )
 
 func TestMain(m *testing.M) {
@@ -49,33 +49,17 @@ func startServer(t *testing.T, version string) (*server.Server, *httptest.Server
 }
 
 // startServerConfig is startServer for cfg, in which it fills in the
-// assets, a data directory, the logger and, when zero, presenceGrace.
+// assets (the repository's web directory), every log line from Info up
+// and, when zero, presenceGrace; servertest.Start fills in the rest.
 func startServerConfig(t *testing.T, cfg server.Config) (*server.Server, *httptest.Server) {
 	t.Helper()
 	if _, err := os.Stat(filepath.Join(repoRoot, server.WasmFile)); err != nil {
 		t.Fatalf("the end-to-end tests need the client: run make wasm first (%v)", err)
 	}
 	cfg.Assets = os.DirFS(repoRoot)
-	cfg.DataDir = t.TempDir()
-	cfg.Logger = slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	cfg.Logger = servertest.Logger(t, slog.LevelInfo)
 	if cfg.PresenceGrace == 0 {
 		cfg.PresenceGrace = presenceGrace
 	}
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	ts := httptest.NewServer(srv)
-	t.Cleanup(ts.Close)
-	return srv, ts
-}
-
-// testWriter sends the server's log lines to the test's log, which go test
-// prints for a failing test (and with -v).
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSuffix(string(p), "\n"))
-	return len(p), nil
+	return servertest.Start(t, cfg)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/chatwasm/chat/app"
 	"github.com/chatwasm/chat/app/event"
 	"github.com/chatwasm/chat/server"
+	"github.com/chatwasm/chat/server/servertest"
 )
 
 // probe is a person on the native protocol client, app.Session: what it
@@ -44,7 +45,7 @@ func joinProbe(t *testing.T, base, name string) *probe {
 	if err := s.Join(name); err != nil {
 		t.Fatal(err)
 	}
-	checkFor(t, actionTimeout, 10*time.Millisecond, func() error {
+	servertest.CheckFor(t, actionTimeout, 10*time.Millisecond, func() error {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		if p.user == "" {
@@ -79,7 +80,7 @@ func (p *probe) lines() []string {
 // waitLine waits until the probe received want.
 func (p *probe) waitLine(t *testing.T, want string) {
 	t.Helper()
-	checkFor(t, actionTimeout, 10*time.Millisecond, func() error {
+	servertest.CheckFor(t, actionTimeout, 10*time.Millisecond, func() error {
 		if got := p.lines(); !slices.Contains(got, want) {
 			return fmt.Errorf("the probe lacks %q: %q", want, got)
 		}
@@ -116,7 +117,7 @@ func TestReloadWithPending(t *testing.T) {
 	bea.join(t)
 	probe := joinProbe(t, ts.URL, "Probe")
 	// The offline reload needs the page in the service worker's hands.
-	checkFor(t, 20*time.Second, 50*time.Millisecond, func() error {
+	servertest.CheckFor(t, 20*time.Second, 50*time.Millisecond, func() error {
 		var controlled bool
 		ann.eval(t, `navigator.serviceWorker.controller !== null`, &controlled)
 		if !controlled {

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/chatwasm/chat/server/servertest"
 )
 
 // TestUpdateNotice deploys a new version under an open page: a restart of the
@@ -26,7 +28,7 @@ func TestUpdateNotice(t *testing.T) {
 
 	b := newBrowser(t)
 	open(t, b, ts.URL)
-	checkFor(t, 20*time.Second, 50*time.Millisecond, func() error {
+	servertest.CheckFor(t, 20*time.Second, 50*time.Millisecond, func() error {
 		var controlled bool
 		b.eval(t, `navigator.serviceWorker.controller !== null`, &controlled)
 		if !controlled {
@@ -58,7 +60,7 @@ func TestUpdateNotice(t *testing.T) {
 	b.waitVisible(t, "#update-banner")
 	b.click(t, "#reload-button")
 	b.waitAttr(t, connected, "data-state", "connected")
-	checkFor(t, 20*time.Second, 50*time.Millisecond, func() error {
+	servertest.CheckFor(t, 20*time.Second, 50*time.Millisecond, func() error {
 		var keys []string
 		b.eval(t, `caches.keys()`, &keys)
 		if len(keys) != 1 || keys[0] != "app-v2" {

@@ -82,11 +82,15 @@ func (c *Client) enqueue(b []byte) {
 }
 
 // setFill sets (or, with nil, clears) what Next calls to refill an empty
-// queue while the client catches up with a room's history.
+// queue while the client catches up with a room's history. Setting it wakes
+// Next, which may be waiting on an empty queue.
 func (c *Client) setFill(f func()) {
 	c.mu.Lock()
 	c.fill = f
 	c.mu.Unlock()
+	if f != nil {
+		c.signal()
+	}
 }
 
 // stop stops the client with err, as an overflow does.

@@ -234,7 +234,7 @@ func TestSlowClientIsStoppedWithoutBlockingOthers(t *testing.T) {
 	fast := join(t, h, "fast", 0)
 	drain(t, fast)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	received := make(chan int)
 	go func() {
