@@ -99,7 +99,7 @@ func TestResendIsAcked(t *testing.T) {
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
-	wsURL, _ := startServer(t, server.Config{RateLimit: 50, RateBurst: 3})
+	wsURL, _ := startServer(t, server.Config{RateLimit: 2, RateBurst: 3}) // a token per 500 ms: no refill between the burst's round trips
 	ann := dial(t, ctx, wsURL, "ann", nil)
 	annJ := ann.join(t, ctx, "ann")
 	for i := 1; i <= 3; i++ {
@@ -122,7 +122,7 @@ func TestRateLimit(t *testing.T) {
 		ann.send(t, ctx, "not json")
 		expectError(t, ctx, ann, event.CodeBadFrame, "")
 	}
-	const n = 20
+	const n = 6
 	for i := range n {
 		ann.sendEvent(t, ctx, event.Send{ID: fmt.Sprint("f", i), Text: "flood"})
 	}
@@ -141,7 +141,7 @@ func TestRateLimit(t *testing.T) {
 	if refused == 0 {
 		t.Fatalf("none of %d messages sent at once was refused", n)
 	}
-	time.Sleep(100 * time.Millisecond) // let the bucket refill
+	time.Sleep(600 * time.Millisecond) // let a token come
 	ann.sendEvent(t, ctx, event.Send{ID: "after", Text: "still here"})
 	for {
 		if m, ok := ann.next(t, ctx).(event.Message); ok && m.ID == "after" {
@@ -182,10 +182,10 @@ func TestRateLimitPerUser(t *testing.T) {
 func TestHeartbeat(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
-	wsURL, _ := startServer(t, server.Config{HeartbeatInterval: 50 * time.Millisecond, HeartbeatTimeout: 400 * time.Millisecond})
+	wsURL, _ := startServer(t, server.Config{HeartbeatInterval: 100 * time.Millisecond, HeartbeatTimeout: time.Second})
 	ann := dial(t, ctx, wsURL, "ann", nil)
 	ann.join(t, ctx, "ann")
-	for range 10 { // 10 pings answered: 500 ms, past the timeout
+	for range 15 { // 15 pings answered: 1.5 s, past the timeout
 		expect[event.Ping](t, ctx, ann)
 		ann.sendEvent(t, ctx, event.Pong{})
 	}
@@ -207,9 +207,9 @@ func TestHeartbeat(t *testing.T) {
 func TestHeartbeatInABusyRoom(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
-	wsURL, _ := startServer(t, server.Config{HeartbeatInterval: 50 * time.Millisecond, HeartbeatTimeout: 300 * time.Millisecond, RateLimit: 1000, RateBurst: 100})
+	wsURL, _ := startServer(t, server.Config{HeartbeatInterval: 100 * time.Millisecond, HeartbeatTimeout: time.Second, RateLimit: 1000, RateBurst: 100})
 	ann, bob, _, bobJ := joinedPair(t, ctx, wsURL)
-	const n = 60 // 10 ms apart: twice the heartbeat timeout of traffic
+	const n = 150 // 10 ms apart: more than the heartbeat timeout of traffic
 	go func() {
 		for i := 1; i <= n; i++ {
 			bob.sendEvent(t, ctx, event.Send{ID: fmt.Sprint("b", i), Text: "busy"})
