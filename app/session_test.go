@@ -403,8 +403,9 @@ func TestSessionServerRestart(t *testing.T) {
 // within its heartbeat timeout and reconnects.
 func TestSessionHeartbeat(t *testing.T) {
 	t.Parallel()
-	const timeout = 400 * time.Millisecond
-	addr := startChat(t, server.Config{HeartbeatInterval: 50 * time.Millisecond, HeartbeatTimeout: timeout})
+	// Margins for a loaded machine: a ping every 100 ms, dead after 1.5 s.
+	const timeout = 1500 * time.Millisecond
+	addr := startChat(t, server.Config{HeartbeatInterval: 100 * time.Millisecond, HeartbeatTimeout: timeout})
 	p := servertest.StartProxy(t, addr)
 	bob := join(t, wsURL(addr), "Bob", SessionConfig{})
 	ann := join(t, wsURL(p.Addr()), "Ann", SessionConfig{HeartbeatTimeout: timeout})
