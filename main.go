@@ -50,6 +50,8 @@ func run() error {
 	history := flag.Int("history", 0, "messages a person joining fresh sees (0: 100; at most 1000)")
 	retainCount := flag.Int("retain", 0, "messages kept per room (0: 10000, -1: no limit)")
 	retainAge := flag.Duration("retain-age", 0, "how long messages are kept, e.g. 720h (0: no limit)")
+	rate := flag.Float64("rate", 0, "messages per second a connection, and a user, may send (0: 10)")
+	burst := flag.Int("burst", 0, "messages a connection, and a user, may send at once (0: 20)")
 	flag.Parse()
 
 	var assets fs.FS = web
@@ -64,6 +66,8 @@ func run() error {
 		DataDir:        *dataDir,
 		History:        *history,
 		Retention:      store.Options{MaxMessages: *retainCount, MaxAge: *retainAge},
+		RateLimit:      *rate,
+		RateBurst:      *burst,
 		Logger:         slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	})
 	if err != nil {
