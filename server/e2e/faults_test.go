@@ -40,6 +40,8 @@ type client struct {
 	// drops counts the connections it lost; slowCloses those the server
 	// closed as a slow consumer (4001).
 	drops, slowCloses int
+	// restarts counts the closes for a server restart (1012).
+	restarts int
 }
 
 // newClient starts a Session for name against the page at pageURL.
@@ -114,8 +116,11 @@ func (c *client) update(u app.Update) {
 	}
 	if u.Err != nil && u.State == app.StateOffline {
 		c.drops++
-		if websocket.CloseStatus(u.Err) == event.StatusSlowConsumer {
+		switch websocket.CloseStatus(u.Err) {
+		case event.StatusSlowConsumer:
 			c.slowCloses++
+		case websocket.StatusServiceRestart:
+			c.restarts++
 		}
 	}
 	if u.OutboxChanged {
@@ -473,4 +478,55 @@ func TestSlowConsumerRecovers(t *testing.T) {
 		t.Fatal("the frozen client was never dropped by the server")
 	}
 	t.Logf("slow consumer: %v; the frozen client lost its connection %d time(s), %d of them closed with 4001, and caught up", result, drops, closes)
+}
+
+// TestGracefulRestart stops the server with SIGTERM in the middle of sending,
+// as a deploy does, and starts the next process on the same data directory:
+// the clients are closed with 1012, reconnect, and nothing is lost or
+// repeated.
+func TestGracefulRestart(t *testing.T) {
+	srv := startProcess(t)
+	var clients []*client
+	for i := range 3 {
+		clients = append(clients, newClient(t, srv.URL(), fmt.Sprint("go", i), fastBackoff))
+	}
+	const perClient = 30
+	var senders sync.WaitGroup
+	for _, c := range clients {
+		senders.Go(func() {
+			for i := range perClient {
+				c.send(t, fmt.Sprintf("%s message %d", c.name, i))
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+	servertest.CheckFor(t, 30*time.Second, 5*time.Millisecond, func() error {
+		n := 0
+		for _, c := range clients {
+			n += c.ackedCount()
+		}
+		if n < len(clients)*perClient/3 {
+			return fmt.Errorf("only %d acknowledged so far", n)
+		}
+		return nil
+	})
+	took := srv.terminate()
+	ackedBefore := 0
+	for _, c := range clients {
+		ackedBefore += c.ackedCount()
+	}
+	srv.start()
+	senders.Wait()
+	waitSettled(t, clients, 60*time.Second)
+	result := verify(t, clients, ackedBefore)
+	restarts := 0
+	for _, c := range clients {
+		c.mu.Lock()
+		restarts += c.restarts
+		c.mu.Unlock()
+	}
+	if restarts != len(clients) {
+		t.Errorf("%d of %d clients were told of the restart with 1012", restarts, len(clients))
+	}
+	t.Logf("graceful restart (SIGTERM, exit after %v): %v", took.Round(time.Millisecond), result)
 }

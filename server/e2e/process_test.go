@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -96,4 +97,21 @@ func (p *serverProcess) kill() {
 	p.cmd.Wait()
 	p.cmd = nil
 	p.t.Logf("server killed with SIGKILL")
+}
+
+// terminate asks the process to stop with SIGTERM, as an orchestrator does
+// before a deploy, and waits for it to exit, returning how long it took. A
+// non-zero exit fails the test.
+func (p *serverProcess) terminate() time.Duration {
+	p.t.Helper()
+	start := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		p.t.Fatalf("signal the server: %v", err)
+	}
+	err := p.cmd.Wait()
+	p.cmd = nil
+	if err != nil {
+		p.t.Fatalf("the server did not exit cleanly on SIGTERM: %v", err)
+	}
+	return time.Since(start)
 }
