@@ -49,6 +49,12 @@ const (
 	// asking for more than a minute is misconfigured, and the outbox must
 	// not stall on it.
 	maxRetryAfter = time.Minute
+	// maxRateLimited is how many rate-limit refusals in a row the head of
+	// the outbox takes before it is marked failed: 20 waits ride out any
+	// burst the server's limits allow (one message in flight, each retried
+	// after the delay the server asked for), so more means another tab is
+	// flooding or the limit is misconfigured.
+	maxRateLimited = 20
 )
 
 // Errors of a Session.
@@ -425,6 +431,7 @@ type link struct {
 	held     bool // the outbox's head waits for hold to fire
 	hold     <-chan time.Time
 	failures int // internal refusals of the outbox's head in a row
+	limited  int // rate-limit refusals of the outbox's head in a row
 }
 
 // serve runs one connection: it joins, reads frames, answers pings, sends
@@ -571,7 +578,7 @@ func (s *Session) handle(ctx context.Context, l *link, events []event.Event, u *
 			s.mu.Lock()
 			// The sender's copy, live or replayed, acknowledges it.
 			if e.ID != "" && e.User == s.id.User && s.out.acked(e.ID) {
-				l.failures = 0
+				l.failures, l.limited = 0, 0
 				s.outboxChanged()
 			}
 			s.mu.Unlock()
@@ -583,7 +590,7 @@ func (s *Session) handle(ctx context.Context, l *link, events []event.Event, u *
 		case event.Ack:
 			s.mu.Lock()
 			if s.out.acked(e.ID) {
-				l.failures = 0
+				l.failures, l.limited = 0, 0
 				s.outboxChanged()
 			}
 			s.mu.Unlock()
@@ -614,6 +621,14 @@ func (s *Session) refused(l *link, e event.Error, u *Update) {
 	if s.out.index(e.ID) >= 0 {
 		switch e.Code {
 		case event.CodeRateLimited:
+			if l.limited++; l.limited > maxRateLimited {
+				// Rate-limited beyond retry: let the person decide.
+				l.limited = 0
+				if s.out.failed(e.ID, "Too many messages: the server keeps refusing this one for now.") {
+					s.outboxChanged()
+				}
+				return
+			}
 			if s.out.release(e.ID) {
 				d := time.Duration(e.RetryAfter) * time.Millisecond
 				if d <= 0 {

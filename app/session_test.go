@@ -568,3 +568,35 @@ func TestSessionHandle(t *testing.T) {
 		t.Fatalf("a refusal after the join: %#v", u)
 	}
 }
+
+// TestRateLimitedBeyondRetryFails: the head of the outbox is retried after
+// each rate-limit refusal, and marked failed, for the person to retry or
+// delete, once the server has refused it maxRateLimited times in a row.
+func TestRateLimitedBeyondRetryFails(t *testing.T) {
+	t.Parallel()
+	s, err := NewSession(SessionConfig{URL: "ws://127.0.0.1:1/ws"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := s.Send("again and again")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &link{joined: true}
+	refuse := func() {
+		s.mu.Lock()
+		s.out.sent(it.ID)
+		s.mu.Unlock()
+		s.refused(l, event.Error{Code: event.CodeRateLimited, ID: it.ID, RetryAfter: 1}, &Update{})
+	}
+	for range maxRateLimited {
+		refuse()
+		if got := s.Outbox()[0].Status; got != StatusPending {
+			t.Fatalf("after a rate-limit refusal the message is %s, want pending", got)
+		}
+	}
+	refuse()
+	if got := s.Outbox()[0]; got.Status != StatusFailed || got.Reason == "" {
+		t.Fatalf("after %d refusals in a row: %#v, want failed with a reason", maxRateLimited+1, got)
+	}
+}
