@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/google/uuid"
 	goapp "github.com/maxence-charriere/go-app/v10/pkg/app"
 
 	"github.com/chatwasm/chat/app/event"
@@ -74,6 +75,7 @@ func (c *Chat) OnMount(ctx goapp.Context) {
 	sess, err := NewSession(SessionConfig{
 		URL:     socketURL(),
 		Storage: ctx.LocalStorage(),
+		Tab:     tabID(ctx),
 		OnUpdate: func(u Update) {
 			ctx.Dispatch(func(ctx goapp.Context) { c.received(ctx, u) })
 		},
@@ -104,6 +106,24 @@ func (c *Chat) OnMount(ctx goapp.Context) {
 			sess.Wake()
 		}
 	})
+}
+
+// keyTab is where a tab keeps its id, in sessionStorage: a reload keeps it,
+// another tab has its own.
+const keyTab = "chat/tab"
+
+// tabID returns this tab's id, making one on its first load.
+func tabID(ctx goapp.Context) string {
+	var id string
+	store := ctx.SessionStorage()
+	if err := store.Get(keyTab, &id); err == nil && id != "" {
+		return id
+	}
+	id = uuid.NewString()
+	if err := store.Set(keyTab, id); err != nil {
+		return "" // no sessionStorage: one outbox for the room
+	}
+	return id
 }
 
 // listen calls f on the target's DOM event until dismount.

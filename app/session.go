@@ -102,6 +102,12 @@ type SessionConfig struct {
 	// connection is taken for dead, dropped and replaced. Zero value means
 	// event.HeartbeatTimeout (60 s).
 	HeartbeatTimeout time.Duration
+	// Tab names this tab's outbox. Tabs of one browser share Storage: each
+	// keeps its own outbox so that none overwrites another's, and a Session
+	// adopts, at start, the outboxes other tabs left (a tab closed before
+	// its messages went out); the server's deduplication makes a message
+	// that two tabs send arrive once. Zero value means one outbox per room.
+	Tab string
 }
 
 // Update is what changed in a Session, for its owner to show. Events and
@@ -204,7 +210,7 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 		onUpdate:         cfg.OnUpdate,
 		backoff:          cfg.Backoff,
 		heartbeatTimeout: cfg.HeartbeatTimeout,
-		outboxKey:        keyOutboxPrefix + room,
+		outboxKey:        outboxKey(room, cfg.Tab),
 		kick:             make(chan struct{}, 1),
 		wake:             make(chan struct{}, 1),
 		drop:             make(chan struct{}, 1),
@@ -226,8 +232,47 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 	if err := s.storage.Get(s.outboxKey, &items); err != nil {
 		s.storageErr = fmt.Errorf("read the outbox: %w", err)
 	}
-	s.out.load(items)
+	adopted := s.adoptOutboxes(room)
+	s.out.load(append(items, adopted...))
+	if len(adopted) > 0 {
+		s.outboxChanged()
+	}
 	return s, nil
+}
+
+// outboxKey is the Storage key of a room's outbox for a tab.
+func outboxKey(room, tab string) string {
+	if tab == "" {
+		return keyOutboxPrefix + room
+	}
+	return keyOutboxPrefix + room + "/" + tab
+}
+
+// adoptOutboxes takes over the room's outboxes that other tabs stored, when
+// the Storage can list its keys, and removes them: their messages go out
+// from this tab. A tab still open keeps its own copy and sends it too; the
+// server stores such a message once.
+func (s *Session) adoptOutboxes(room string) []OutboxItem {
+	lister, ok := s.storage.(keyLister)
+	if !ok {
+		return nil
+	}
+	single := keyOutboxPrefix + room
+	var keys []string
+	lister.ForEach(func(k string) {
+		if k != s.outboxKey && (k == single || strings.HasPrefix(k, single+"/")) {
+			keys = append(keys, k)
+		}
+	})
+	var adopted []OutboxItem
+	for _, k := range keys {
+		var items []OutboxItem
+		if err := s.storage.Get(k, &items); err == nil {
+			adopted = append(adopted, items...)
+		}
+		s.storage.Del(k)
+	}
+	return adopted
 }
 
 // Identity returns the stored identity; its Token is empty for a person the

@@ -25,9 +25,17 @@ type Storage interface {
 const (
 	// keyIdentity holds the Identity from the last Joined.
 	keyIdentity = "chat/identity"
-	// keyOutboxPrefix, followed by the room, holds that room's outbox.
+	// keyOutboxPrefix, followed by the room (and "/" and a tab's id when
+	// SessionConfig.Tab is set), holds that room's outbox.
 	keyOutboxPrefix = "chat/outbox/"
 )
+
+// keyLister is a Storage that can list its keys, as go-app's BrowserStorage
+// and MemoryStorage can: a Session then adopts the outboxes that other tabs
+// left behind.
+type keyLister interface {
+	ForEach(f func(k string))
+}
 
 // MemoryStorage is a Storage in memory: what it holds lasts as long as the
 // value. Values go through JSON as in the browser, so a test sees the same
@@ -65,6 +73,19 @@ func (s *MemoryStorage) Set(k string, v any) error {
 	}
 	s.m[k] = b
 	return nil
+}
+
+// ForEach calls f with every key, in no particular order.
+func (s *MemoryStorage) ForEach(f func(k string)) {
+	s.mu.Lock()
+	keys := make([]string, 0, len(s.m))
+	for k := range s.m {
+		keys = append(keys, k)
+	}
+	s.mu.Unlock()
+	for _, k := range keys {
+		f(k)
+	}
 }
 
 // Del implements Storage.

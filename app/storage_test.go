@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/chatwasm/chat/app/event"
@@ -137,5 +138,45 @@ func TestSessionStorageFull(t *testing.T) {
 	s.emit(Update{}, StateOffline)
 	if len(got) != 1 {
 		t.Fatalf("an update with nothing new was reported: %#v", got[1:])
+	}
+}
+
+// TestTabsKeepTheirOwnOutbox: two tabs sharing Storage each keep their own
+// outbox, so that neither overwrites the other's, and a tab opened after
+// one was closed with messages unsent adopts them.
+func TestTabsKeepTheirOwnOutbox(t *testing.T) {
+	t.Parallel()
+	shared := &MemoryStorage{}
+	open := func(tab string) *Session {
+		s, err := NewSession(SessionConfig{URL: "ws://127.0.0.1:1/ws", Storage: shared, Tab: tab})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a, b := open("a"), open("b")
+	if _, err := a.Send("from tab a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Send("from tab b"); err != nil {
+		t.Fatal(err)
+	}
+	var stored []OutboxItem
+	if err := shared.Get(outboxKey(event.DefaultRoom, "a"), &stored); err != nil || len(stored) != 1 || stored[0].Text != "from tab a" {
+		t.Fatalf("tab a's stored outbox: %#v, %v; tab b overwrote it?", stored, err)
+	}
+	// Tab a is closed before its message went out; a new tab adopts it.
+	c := open("c")
+	var texts []string
+	for _, it := range c.Outbox() {
+		texts = append(texts, it.Text)
+	}
+	slices.Sort(texts)
+	if !slices.Equal(texts, []string{"from tab a", "from tab b"}) {
+		t.Fatalf("the new tab's outbox: %q, want both unsent messages", texts)
+	}
+	var left []OutboxItem
+	if err := shared.Get(outboxKey(event.DefaultRoom, "a"), &left); err != nil || len(left) != 0 {
+		t.Fatalf("tab a's outbox is still stored after the adoption: %#v", left)
 	}
 }

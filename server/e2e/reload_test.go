@@ -148,7 +148,7 @@ func TestReloadWithPending(t *testing.T) {
 	t.Logf("offline reload to a running page: %v", time.Since(start).Round(time.Millisecond))
 	ann.waitTexts(t, pendingRows, func(s []string) bool { return slices.Equal(s, pending) }, "the three pending rows after the reload")
 	var stored int
-	ann.eval(t, `JSON.parse(localStorage.getItem("chat/outbox/lobby") || "[]").length`, &stored)
+	ann.eval(t, storedOutboxLen, &stored)
 	if stored != 3 {
 		t.Fatalf("localStorage holds %d messages of the outbox, want 3", stored)
 	}
@@ -193,7 +193,7 @@ func TestReloadWithPending(t *testing.T) {
 	if rows := ann.texts(t, `#message-container > [data-status="pending"], #message-container > [data-status="failed"]`); len(rows) != 0 {
 		t.Fatalf("outbox rows left on the page: %q", rows)
 	}
-	ann.eval(t, `JSON.parse(localStorage.getItem("chat/outbox/lobby") || "[]").length`, &stored)
+	ann.eval(t, storedOutboxLen, &stored)
 	if stored != 0 {
 		t.Fatalf("localStorage still holds %d messages of the outbox", stored)
 	}
@@ -206,3 +206,8 @@ func TestReloadWithPending(t *testing.T) {
 		}
 	}
 }
+
+// storedOutboxLen counts the messages in this tab's stored outbox: the key
+// is the room's followed by the tab's id, which the tab keeps in
+// sessionStorage (both JSON, as go-app stores them).
+const storedOutboxLen = `JSON.parse(localStorage.getItem("chat/outbox/lobby/" + JSON.parse(sessionStorage.getItem("chat/tab"))) || "[]").length`
