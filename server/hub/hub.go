@@ -22,7 +22,7 @@ import (
 	"github.com/chatwasm/chat/server/store"
 )
 
-// Defaults of Config.
+// Defaults of Config, and the catch-up page.
 const (
 	// DefaultHistory is how many recent messages a client joining fresh
 	// receives: 100 fills a screen several times over.
