@@ -246,6 +246,52 @@ func verify(t *testing.T, clients []*client, ackedBefore int) tally {
 	return out
 }
 
+// startClients starts n Go clients, go0 to go<n-1>, on the page at url.
+func startClients(t *testing.T, url string, n int) []*client {
+	t.Helper()
+	clients := make([]*client, n)
+	for i := range clients {
+		clients[i] = newClient(t, url, fmt.Sprint("go", i), fastBackoff)
+	}
+	return clients
+}
+
+// burst makes every client send perClient messages, one every pause (a
+// fast typist, not one frame), and returns what to wait on for the end.
+func burst(t *testing.T, clients []*client, perClient int, pause time.Duration) *sync.WaitGroup {
+	var senders sync.WaitGroup
+	for _, c := range clients {
+		senders.Go(func() {
+			for i := range perClient {
+				c.send(t, fmt.Sprintf("%s message %d", c.name, i))
+				time.Sleep(pause)
+			}
+		})
+	}
+	return &senders
+}
+
+// ackedTotal is how many messages the server acknowledged to the clients.
+func ackedTotal(clients []*client) int {
+	n := 0
+	for _, c := range clients {
+		n += c.ackedCount()
+	}
+	return n
+}
+
+// waitAcked waits until the server acknowledged at least n of the clients'
+// messages: the fault strikes in the middle of the burst, not before it.
+func waitAcked(t *testing.T, clients []*client, n int) {
+	t.Helper()
+	servertest.CheckFor(t, 30*time.Second, 5*time.Millisecond, func() error {
+		if got := ackedTotal(clients); got < n {
+			return fmt.Errorf("only %d acknowledged so far", got)
+		}
+		return nil
+	})
+}
+
 // lastSeqOf returns the highest seq any client received.
 func lastSeqOf(clients []*client) uint64 {
 	var last uint64
@@ -285,10 +331,7 @@ var fastBackoff = app.Backoff{Base: 50 * time.Millisecond, Max: 200 * time.Milli
 // client's list exactly once and in one order: Go clients and two browsers.
 func TestCrash(t *testing.T) {
 	srv := startProcess(t, "-history", "500")
-	var clients []*client
-	for i := range 4 {
-		clients = append(clients, newClient(t, srv.URL(), fmt.Sprint("go", i), fastBackoff))
-	}
+	clients := startClients(t, srv.URL(), 4)
 	var ann, bea person
 	var wg sync.WaitGroup
 	wg.Go(func() { ann = person{newBrowser(t), "Ann"} })
@@ -304,30 +347,10 @@ func TestCrash(t *testing.T) {
 		bea.send(t, fmt.Sprint("bea before crash ", i))
 	}
 	const perClient = 40
-	var senders sync.WaitGroup
-	for _, c := range clients {
-		senders.Go(func() {
-			for i := range perClient {
-				c.send(t, fmt.Sprintf("%s message %d", c.name, i))
-				time.Sleep(20 * time.Millisecond) // a fast typist, not one frame
-			}
-		})
-	}
-	servertest.CheckFor(t, 30*time.Second, 5*time.Millisecond, func() error {
-		n := 0
-		for _, c := range clients {
-			n += c.ackedCount()
-		}
-		if n < len(clients)*perClient/3 {
-			return fmt.Errorf("only %d acknowledged so far", n)
-		}
-		return nil
-	})
+	senders := burst(t, clients, perClient, 20*time.Millisecond)
+	waitAcked(t, clients, len(clients)*perClient/3)
 	srv.kill()
-	ackedBefore := 0
-	for _, c := range clients {
-		ackedBefore += c.ackedCount()
-	}
+	ackedBefore := ackedTotal(clients)
 	// While the server is down, people keep typing.
 	ann.send(t, "ann while down")
 	bea.send(t, "bea while down")
@@ -380,36 +403,13 @@ func TestCrash(t *testing.T) {
 func TestNetworkCut(t *testing.T) {
 	_, ts := startServer(t, "cut")
 	px := servertest.StartProxy(t, strings.TrimPrefix(ts.URL, "http://"))
-	var clients []*client
-	for i := range 6 {
-		clients = append(clients, newClient(t, px.URL(), fmt.Sprint("go", i), fastBackoff))
-	}
+	clients := startClients(t, px.URL(), 6)
 	const perClient = 30
-	var senders sync.WaitGroup
-	for _, c := range clients {
-		senders.Go(func() {
-			for i := range perClient {
-				c.send(t, fmt.Sprintf("%s message %d", c.name, i))
-				time.Sleep(10 * time.Millisecond)
-			}
-		})
-	}
-	servertest.CheckFor(t, 30*time.Second, 5*time.Millisecond, func() error {
-		n := 0
-		for _, c := range clients {
-			n += c.ackedCount()
-		}
-		if n < len(clients)*perClient/4 {
-			return fmt.Errorf("only %d acknowledged so far", n)
-		}
-		return nil
-	})
+	senders := burst(t, clients, perClient, 10*time.Millisecond)
+	waitAcked(t, clients, len(clients)*perClient/4)
 	px.SetDown(true)
 	px.Cut()
-	ackedBefore := 0
-	for _, c := range clients {
-		ackedBefore += c.ackedCount()
-	}
+	ackedBefore := ackedTotal(clients)
 	cutFor := 5 * time.Second
 	time.Sleep(cutFor) // the outage itself
 	px.SetDown(false)
@@ -486,35 +486,12 @@ func TestSlowConsumerRecovers(t *testing.T) {
 // repeated.
 func TestGracefulRestart(t *testing.T) {
 	srv := startProcess(t)
-	var clients []*client
-	for i := range 3 {
-		clients = append(clients, newClient(t, srv.URL(), fmt.Sprint("go", i), fastBackoff))
-	}
+	clients := startClients(t, srv.URL(), 3)
 	const perClient = 30
-	var senders sync.WaitGroup
-	for _, c := range clients {
-		senders.Go(func() {
-			for i := range perClient {
-				c.send(t, fmt.Sprintf("%s message %d", c.name, i))
-				time.Sleep(20 * time.Millisecond)
-			}
-		})
-	}
-	servertest.CheckFor(t, 30*time.Second, 5*time.Millisecond, func() error {
-		n := 0
-		for _, c := range clients {
-			n += c.ackedCount()
-		}
-		if n < len(clients)*perClient/3 {
-			return fmt.Errorf("only %d acknowledged so far", n)
-		}
-		return nil
-	})
+	senders := burst(t, clients, perClient, 20*time.Millisecond)
+	waitAcked(t, clients, len(clients)*perClient/3)
 	took := srv.terminate()
-	ackedBefore := 0
-	for _, c := range clients {
-		ackedBefore += c.ackedCount()
-	}
+	ackedBefore := ackedTotal(clients)
 	srv.start()
 	senders.Wait()
 	waitSettled(t, clients, 60*time.Second)
