@@ -224,17 +224,15 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		break
 	}
 	s.log.Info("shutting down")
-	s.closeConns()
+	// Sockets first: http.Server.Shutdown neither closes nor waits for
+	// hijacked connections. New ones are refused from here on.
+	closeErr := s.Close()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	shutdownErr := srv.Shutdown(shutdownCtx)
-	if err := s.Close(); err != nil {
-		return err
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
 	}
-	if shutdownErr != nil {
-		return fmt.Errorf("shutdown: %w", shutdownErr)
-	}
-	return nil
+	return closeErr
 }
 
 // prune applies the retention limits, logging what it removed.

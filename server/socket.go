@@ -172,7 +172,7 @@ func (c *conn) apply(ctx context.Context, frame []byte) ending {
 // one, and enters the room.
 func (c *conn) join(ctx context.Context, j event.Join) ending {
 	if c.userLimit != nil {
-		c.refuse(errAlreadyJoined, "")
+		c.refuse(event.ErrAlreadyJoined, "")
 		return ending{}
 	}
 	id := hub.Identity{Token: j.Token}
@@ -204,7 +204,7 @@ func (c *conn) join(ctx context.Context, j event.Join) ending {
 // message is stored and queued, which paces a client to the store's speed.
 func (c *conn) send(ctx context.Context, s event.Send) {
 	if c.userLimit == nil {
-		c.refuse(errNotJoined, s.ID)
+		c.refuse(event.ErrNotJoined, s.ID)
 		return
 	}
 	if wait := allow(time.Now(), c.connLimit, c.userLimit); wait > 0 {
@@ -224,7 +224,7 @@ func (c *conn) send(ctx context.Context, s event.Send) {
 	switch {
 	case err == nil:
 	case errors.Is(err, hub.ErrNotJoined):
-		c.refuse(errNotJoined, s.ID)
+		c.refuse(event.ErrNotJoined, s.ID)
 	case ctx.Err() != nil:
 		// The connection is ending; the client resends on its next one.
 	default:
@@ -241,22 +241,10 @@ func (c *conn) rateLimited(id string, wait time.Duration) {
 	c.answer(event.Error{Code: event.CodeRateLimited, Message: "too many messages: wait and retry", ID: id, RetryAfter: retry})
 }
 
-// Errors of the connection's state, answered with their own codes.
-var (
-	errNotJoined     = errors.New("join before sending")
-	errAlreadyJoined = errors.New("already joined")
-)
-
 // refuse answers an invalid frame with an Error event and a log line.
 func (c *conn) refuse(err error, id string) {
 	c.errors++
 	code := event.CodeOf(err)
-	switch {
-	case errors.Is(err, errNotJoined):
-		code = event.CodeNotJoined
-	case errors.Is(err, errAlreadyJoined):
-		code = event.CodeAlreadyJoined
-	}
 	c.log.Info("refused frame", "user", c.user, "code", code, "err", err)
 	c.answer(event.Error{Code: code, Message: err.Error(), ID: id})
 }

@@ -32,6 +32,11 @@ var (
 	// ErrMissingField: a required field is absent.
 	ErrMissingField = errors.New("missing field")
 
+	// ErrNotJoined: a Send arrived before the connection's Join.
+	ErrNotJoined = errors.New("join before sending")
+	// ErrAlreadyJoined: a second Join arrived on a connection.
+	ErrAlreadyJoined = errors.New("already joined")
+
 	// ErrIDInvalid: a Send.ID is longer than MaxIDLen or not visible ASCII.
 	ErrIDInvalid = fmt.Errorf("id is longer than %d bytes or not visible ASCII", MaxIDLen)
 
@@ -64,6 +69,8 @@ var codes = []struct {
 	{ErrBadFrame, CodeBadFrame},
 	{ErrUnknownType, CodeUnknownType},
 	{ErrMissingField, CodeMissingField},
+	{ErrNotJoined, CodeNotJoined},
+	{ErrAlreadyJoined, CodeAlreadyJoined},
 	{ErrIDInvalid, CodeInvalidID},
 	{ErrTokenTooLong, CodeBadFrame},
 	{ErrRoomInvalid, CodeBadFrame},
