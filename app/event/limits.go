@@ -62,6 +62,16 @@ const (
 // over MaxClientFrameBytes), 1011 internal error.
 const StatusSlowConsumer = 4001
 
+// StatusJoinTimeout is the close code (4002) of a connection that did not
+// join within JoinTimeout. It is not a failure: a page that is still waiting
+// for a person to choose a name reconnects at once, without telling them.
+const StatusJoinTimeout = 4002
+
+// JoinTimeout is how long a connection may stay open without joining a room:
+// 60 s, the heartbeat timeout. Pings alone keep a socket alive, so without
+// it an attacker could hold thousands of unjoined sockets for free.
+const JoinTimeout = 60 * time.Second
+
 // MaxProtocolErrors is how many invalid frames a connection may send before
 // the server closes it with policy violation (1008): 16 forgives a buggy client
 // a few mistakes but stops a flood of garbage from filling the logs.
