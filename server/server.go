@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chatwasm/chat/app/event"
+	"github.com/chatwasm/chat/server/datadir"
 	"github.com/chatwasm/chat/server/hub"
 	"github.com/chatwasm/chat/server/identity"
 	"github.com/chatwasm/chat/server/store"
@@ -103,6 +104,7 @@ type Server struct {
 	log     *slog.Logger
 	hub     *hub.Hub
 	store   *store.Store
+	dir     *datadir.Dir // cfg.DataDir, locked by this process until Close
 	signer  *identity.Signer
 	limits  *userLimits
 	mux     *http.ServeMux
@@ -138,22 +140,32 @@ func New(cfg Config) (*Server, error) {
 	if cfg.HeartbeatTimeout <= 0 {
 		cfg.HeartbeatTimeout = event.HeartbeatTimeout
 	}
+	// The lock comes first: nothing else in the directory may be touched
+	// while another process may be using it.
+	dir, err := datadir.Lock(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("new server: %w", err)
+	}
 	secret, err := identity.LoadOrCreateSecret(cfg.DataDir)
 	if err != nil {
+		dir.Close()
 		return nil, fmt.Errorf("new server: %w", err)
 	}
 	signer, err := identity.NewSigner(secret)
 	if err != nil {
+		dir.Close()
 		return nil, fmt.Errorf("new server: %w", err)
 	}
 	st, err := store.Open(cfg.DataDir, cfg.Retention)
 	if err != nil {
+		dir.Close()
 		return nil, fmt.Errorf("new server: %w", err)
 	}
 	s := &Server{
 		cfg:    cfg,
 		log:    cfg.Logger,
 		store:  st,
+		dir:    dir,
 		signer: signer,
 		limits: newUserLimits(cfg.RateLimit, cfg.RateBurst),
 		hub: hub.New(hub.Config{
@@ -167,6 +179,7 @@ func New(cfg Config) (*Server, error) {
 	page, err := s.pageHandler()
 	if err != nil {
 		st.Close()
+		dir.Close()
 		return nil, fmt.Errorf("new server: %w", err)
 	}
 	s.mux.HandleFunc("GET "+SocketPath, s.serveSocket)
@@ -181,10 +194,12 @@ func (s *Server) Close() error {
 	s.closeConns()
 	s.serving.Wait()
 	s.hub.Close()
+	// The store first: the next process may open it once the lock is gone.
 	if err := s.store.Close(); err != nil {
+		s.dir.Close()
 		return fmt.Errorf("close store: %w", err)
 	}
-	return nil
+	return s.dir.Close()
 }
 
 // Version returns the client version the server announces.
