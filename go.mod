@@ -8,6 +8,7 @@ require (
 	github.com/coder/websocket v1.8.15
 	github.com/google/uuid v1.6.0
 	github.com/maxence-charriere/go-app/v10 v10.1.11
+	golang.org/x/text v0.35.0
 	golang.org/x/time v0.16.0
 	modernc.org/sqlite v1.62.0
 )

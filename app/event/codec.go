@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 )
 
 // MaxIDLen is the longest Send.ID in bytes: 64 holds a UUID or a ULID with
@@ -51,12 +53,26 @@ type wire struct {
 	Retry   *int64  `json:"retry_after"`
 }
 
+// wireFields are the JSON names of wire's fields. encoding/json matches a
+// key to a field without regard to case, so DecodeClient refuses a key that
+// equals one of them only in another case.
+var wireFields = [...]string{"type", "room", "user", "name", "id", "text", "seq", "time", "code", "message", "token", "since", "gap", "retry_after"}
+
 // DecodeClient decodes and validates one client frame. It returns a Join
 // with a normalized name, a Send with a normalized text or a Pong, or an error that
 // wraps one of ErrBadFrame, ErrUnknownType, ErrMissingField, ErrIDInvalid,
 // ErrTokenTooLong, ErrRoomInvalid or the name and text errors; CodeOf gives the code to answer it with. When
 // only a Send's text is refused, the Send is returned too, with its ID.
+//
+// Client frames are decoded strictly, so that the server and any other
+// reader of the same bytes cannot see two different events: invalid UTF-8,
+// a lone surrogate escape, a duplicate key or a key of the protocol in
+// another case ("TYPE", "Text") is ErrBadFrame. Unknown keys are ignored, for
+// newer clients.
 func DecodeClient(frame []byte) (Event, error) {
+	if err := checkClientFrame(frame); err != nil {
+		return nil, err
+	}
 	var w wire
 	if err := json.Unmarshal(frame, &w); err != nil || w.Type == nil {
 		return nil, ErrBadFrame
@@ -161,6 +177,102 @@ func decodeServerEvent(b []byte) (Event, error) {
 	default:
 		return nil, fmt.Errorf("%w %q", ErrUnknownType, t)
 	}
+}
+
+// checkClientFrame enforces the strict rules of DecodeClient that
+// encoding/json does not: valid UTF-8 (it would put U+FFFD in place of each
+// invalid byte), no lone surrogate escape (U+FFFD again), no duplicate key
+// (it would keep the last), no key of the protocol in another case (it
+// would take it for the field). A client frame is a flat object, so only its
+// top-level keys are checked; Unmarshal checks the rest of the syntax.
+func checkClientFrame(frame []byte) error {
+	if !utf8.Valid(frame) {
+		return fmt.Errorf("%w: invalid UTF-8", ErrBadFrame)
+	}
+	if loneSurrogate(frame) {
+		return fmt.Errorf("%w: lone surrogate escape", ErrBadFrame)
+	}
+	dec := json.NewDecoder(bytes.NewReader(frame))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return ErrBadFrame
+	}
+	seen := make(map[string]bool, len(wireFields))
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return ErrBadFrame
+		}
+		key, _ := tok.(string)
+		if seen[key] {
+			// At most 32 bytes of the key are echoed, as for a type.
+			return fmt.Errorf("%w: duplicate key %.32q", ErrBadFrame, key)
+		}
+		seen[key] = true
+		for _, f := range wireFields {
+			if key != f && strings.EqualFold(key, f) {
+				return fmt.Errorf("%w: key %.32q must be %q", ErrBadFrame, key, f)
+			}
+		}
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return ErrBadFrame
+		}
+	}
+	return nil
+}
+
+// loneSurrogate reports whether a JSON string in frame holds a \u escape of
+// a UTF-16 surrogate that is not half of a pair: no character is encoded so,
+// and encoding/json would decode it as U+FFFD. frame may be any bytes; the
+// syntax is checked elsewhere.
+func loneSurrogate(frame []byte) bool {
+	inString := false
+	for i := 0; i < len(frame); i++ {
+		switch c := frame[i]; {
+		case c == '"':
+			inString = !inString
+		case c != '\\' || !inString:
+		case i+1 < len(frame) && frame[i+1] == 'u':
+			r := hex4(frame[i+2:])
+			switch {
+			case 0xdc00 <= r && r <= 0xdfff:
+				return true
+			case 0xd800 <= r && r <= 0xdbff:
+				if len(frame) < i+12 || frame[i+6] != '\\' || frame[i+7] != 'u' {
+					return true
+				}
+				if lo := hex4(frame[i+8:]); lo < 0xdc00 || lo > 0xdfff {
+					return true
+				}
+				i += 6 // the low half
+			}
+			i += 5 // u and four digits
+		default:
+			i++ // the escaped character
+		}
+	}
+	return false
+}
+
+// hex4 returns the value of the four hex digits that b starts with, or -1.
+func hex4(b []byte) int {
+	if len(b) < 4 {
+		return -1
+	}
+	n := 0
+	for _, c := range b[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			n = n<<4 | int(c-'0')
+		case 'a' <= c && c <= 'f':
+			n = n<<4 | int(c-'a'+10)
+		case 'A' <= c && c <= 'F':
+			n = n<<4 | int(c-'A'+10)
+		default:
+			return -1
+		}
+	}
+	return n
 }
 
 // validID reports whether id is a usable Send.ID: at most MaxIDLen bytes of

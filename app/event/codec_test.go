@@ -3,6 +3,7 @@ package event
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -110,6 +111,15 @@ func TestDecodeClientRefuses(t *testing.T) {
 		{"long name", `{"type":"join","name":"` + strings.Repeat("a", MaxNameLen+1) + `"}`, ErrNameTooLong, CodeInvalidName},
 		{"control in name", `{"type":"join","name":"a\u0007b"}`, ErrNameInvalid, CodeInvalidName},
 		{"newline in name", `{"type":"join","name":"a\nb"}`, ErrNameInvalid, CodeInvalidName},
+		{"reserved name", `{"type":"join","name":"you"}`, ErrNameReserved, CodeInvalidName},
+		{"name with a direction override", `{"type":"join","name":"\u202eecila"}`, ErrNameFormat, CodeInvalidName},
+		{"name like a notice", `{"type":"join","name":"alice disconnected"}`, ErrNameNotice, CodeInvalidName},
+		{"name of a filler", `{"type":"join","name":"\u3164"}`, ErrNameFiller, CodeInvalidName},
+		{"name with stacked marks", `{"type":"join","name":"a` + strings.Repeat(`\u0301`, 20) + `"}`, ErrNameMarks, CodeInvalidName},
+		{"stacked marks in text", `{"type":"send","id":"t1","text":"a` + strings.Repeat(`\u0301`, MaxTextMarks+1) + `"}`, ErrTextMarks, CodeInvalidText},
+		{"duplicate key", `{"type":"send","text":"a","text":"b"}`, ErrBadFrame, CodeBadFrame},
+		{"key in another case", `{"type":"send","Text":"a"}`, ErrBadFrame, CodeBadFrame},
+		{"invalid UTF-8", "{\"type\":\"send\",\"text\":\"\xff\"}", ErrBadFrame, CodeBadFrame},
 		{"empty text", `{"type":"send","id":"t1","text":""}`, ErrTextEmpty, CodeInvalidText},
 		{"blank text", `{"type":"send","id":"t1","text":"  \n "}`, ErrTextEmpty, CodeInvalidText},
 		{"long text", `{"type":"send","id":"t1","text":"` + strings.Repeat("x", MaxTextLen+1) + `"}`, ErrTextTooLong, CodeInvalidText},
@@ -197,5 +207,128 @@ func BenchmarkDecodeClientSend(b *testing.B) {
 		if _, err := DecodeClient(frame); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestDecodeClientIsStrict proves that a client frame that readers could
+// take for two different events is refused: encoding/json alone would pick
+// one of the duplicates, match a key in any case and replace invalid UTF-8.
+func TestDecodeClientIsStrict(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		frame string
+	}{
+		{"duplicate text", `{"type":"send","text":"hello","text":"bye"}`},
+		{"duplicate type", `{"type":"pong","type":"send","text":"a"}`},
+		{"duplicate unknown key", `{"type":"pong","x":1,"x":2}`},
+		{"duplicate through an escape", `{"type":"send","text":"a","t\u0065xt":"b"}`},
+		{"type in upper case", `{"TYPE":"send","text":"x"}`},
+		{"text capitalised", `{"type":"send","Text":"x"}`},
+		{"all keys in upper case", `{"TYPE":"send","TEXT":"x"}`},
+		{"since in mixed case", `{"type":"join","name":"Ann","sInCe":3}`},
+		{"since with a long s", `{"type":"join","name":"Ann","\u017fince":3}`},
+		{"server field in another case", `{"type":"pong","Seq":1}`},
+		{"case twin of a present key", `{"type":"send","text":"a","TEXT":"b"}`},
+		{"invalid UTF-8 in a value", "{\"type\":\"send\",\"text\":\"\xff\xfe\xfd\"}"},
+		{"invalid UTF-8 in an unknown key", "{\"type\":\"pong\",\"\xc3\":1}"},
+		{"invalid UTF-8 outside strings", "{\"type\":\"pong\"}\xff"},
+		{"overlong encoding", "{\"type\":\"send\",\"text\":\"\xc0\xaf\"}"},
+		{"encoded surrogate", "{\"type\":\"send\",\"text\":\"\xed\xa0\x80\"}"},
+		{"lone high surrogate escape", `{"type":"send","text":"a\ud83d"}`},
+		{"lone low surrogate escape", `{"type":"send","text":"\ude00a"}`},
+		{"high surrogate before a plain escape", `{"type":"send","text":"\ud83d\u0041"}`},
+		{"reversed surrogate pair", `{"type":"send","text":"\ude00\ud83d"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e, err := DecodeClient([]byte(tt.frame))
+			if !errors.Is(err, ErrBadFrame) || e != nil {
+				t.Fatalf("DecodeClient(%+q) = %#v, %v; want %v", tt.frame, e, err, ErrBadFrame)
+			}
+			if CodeOf(err) != CodeBadFrame || len(err.Error()) > 200 {
+				t.Fatalf("refusal %q: code %s, want %s in a short sentence", err, CodeOf(err), CodeBadFrame)
+			}
+		})
+	}
+}
+
+// TestDecodeClientStrictAccepts proves what the strict rules leave alone:
+// unknown keys (newer clients), any escape of a valid character, surrogate
+// pairs, and backslashes and quotes that only look like escapes.
+func TestDecodeClientStrictAccepts(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		frame string
+		want  Event
+	}{
+		{"unknown keys", `{"type":"send","text":"a","client":"v2","meta":{"Text":1,"text":2}}`, Send{Text: "a"}},
+		{"unknown key in upper case", `{"type":"pong","EXTRA":true}`, Pong{}},
+		{"escaped key", `{"t\u0079pe":"send","text":"a"}`, Send{Text: "a"}},
+		{"surrogate pair", `{"type":"send","text":"\ud83d\ude00"}`, Send{Text: "😀"}},
+		{"upper-case hex", `{"type":"send","text":"\uD83D\uDE00\u00E9"}`, Send{Text: "😀é"}},
+		{"escaped backslash before u", `{"type":"send","text":"\\ud83d"}`, Send{Text: `\ud83d`}},
+		{"escaped quote", `{"type":"send","text":"say \"\\\" \ud83d\ude00"}`, Send{Text: `say "\" 😀`}},
+		{"surrogate-like key outside strings", `{"type":"join","name":"Ann","since":0}`, Join{Name: "Ann"}},
+		{"replacement character sent as such", `{"type":"send","text":"\ufffd"}`, Send{Text: "\ufffd"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := DecodeClient([]byte(tt.frame))
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("DecodeClient(%s) = %#v, %v; want %#v", tt.frame, got, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestLargestFramesFit proves that MaxClientFrameBytes holds the largest
+// valid frames in their largest JSON form: every character escaped, those
+// outside the BMP as surrogate pairs of 12 bytes.
+func TestLargestFramesFit(t *testing.T) {
+	t.Parallel()
+	id := strings.Repeat("i", MaxIDLen)
+	token := strings.Repeat("t", MaxTokenLen)
+	room := strings.Repeat("r", MaxRoomLen)
+	escape := func(s string) string {
+		var sb strings.Builder
+		for _, r := range s {
+			if r > 0xffff {
+				r -= 0x10000
+				fmt.Fprintf(&sb, `\u%04x\u%04x`, 0xd800+(r>>10), 0xdc00+(r&0x3ff))
+				continue
+			}
+			fmt.Fprintf(&sb, `\u%04x`, r)
+		}
+		return sb.String()
+	}
+	astral := strings.Repeat("😀", MaxTextLen)
+	bmp := strings.Repeat("中", MaxTextLen)
+	name := "A" + strings.Repeat("😀", MaxNameLen-1) // a name needs a letter
+	tests := []struct {
+		name  string
+		frame string
+		want  Event
+	}{
+		{"send outside the BMP", `{"type":"send","id":"` + id + `","text":"` + escape(astral) + `"}`, Send{ID: id, Text: astral}},
+		{"send in the BMP", `{"type":"send","id":"` + id + `","text":"` + escape(bmp) + `"}`, Send{ID: id, Text: bmp}},
+		{"join", `{"type":"join","name":"` + escape(name) + `","token":"` + escape(token) + `","room":"` + escape(room) + `","since":18446744073709551615}`,
+			Join{Name: name, Token: token, Room: room, Since: 1<<64 - 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if len(tt.frame) > MaxClientFrameBytes {
+				t.Fatalf("the frame is %d bytes, over MaxClientFrameBytes (%d)", len(tt.frame), MaxClientFrameBytes)
+			}
+			t.Logf("%d bytes of %d", len(tt.frame), MaxClientFrameBytes)
+			got, err := DecodeClient([]byte(tt.frame))
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("DecodeClient: %.80v, %v", got, err)
+			}
+		})
 	}
 }

@@ -16,7 +16,7 @@ const (
 	CodeNotJoined     Code = "not_joined"     // a send before the join
 	CodeAlreadyJoined Code = "already_joined" // a second join on the same connection
 	CodeInvalidName   Code = "invalid_name"   // the name breaks the name rules
-	CodeInvalidText   Code = "invalid_text"   // the text is empty, too long or has control characters
+	CodeInvalidText   Code = "invalid_text"   // the text breaks the message rules
 	CodeInvalidID     Code = "invalid_id"     // a send's id is too long or not visible ASCII
 	CodeRateLimited   Code = "rate_limited"   // too many messages: retry after Error.RetryAfter
 	CodeInternal      Code = "internal"       // the server failed; the frame may be retried
@@ -25,7 +25,9 @@ const (
 // Errors returned by Decode and the validation functions. Each maps to a
 // Code through CodeOf, and its text is fit to show to a person.
 var (
-	// ErrBadFrame: the frame is not a JSON object with a string "type".
+	// ErrBadFrame: the frame is not a JSON object with a string "type", or
+	// breaks the strict rules of client frames: invalid UTF-8, a lone
+	// surrogate escape, a duplicate field, a field name in another case.
 	ErrBadFrame = errors.New("frame is not a JSON event object")
 	// ErrUnknownType: the "type" is not one this side accepts.
 	ErrUnknownType = errors.New("unknown event type")
@@ -51,6 +53,25 @@ var (
 	ErrNameTooLong = fmt.Errorf("name is longer than %d characters", MaxNameLen)
 	// ErrNameInvalid: the name holds control characters or invalid UTF-8.
 	ErrNameInvalid = errors.New("name contains control characters or invalid UTF-8")
+	// ErrNameFormat: the name holds a format character (Unicode Cf), which
+	// is invisible or reorders the text around it.
+	ErrNameFormat = errors.New("name contains invisible formatting characters, such as a zero-width space or a direction override")
+	// ErrNameFiller: the name holds a blank filler character, which counts
+	// as a letter but paints nothing.
+	ErrNameFiller = errors.New("name contains a blank filler character that shows as nothing")
+	// ErrNameSeparator: the name holds U+2028 or U+2029, which break the
+	// line like a newline.
+	ErrNameSeparator = errors.New("name contains a line or paragraph separator")
+	// ErrNameMarks: the name stacks more than MaxNameMarks combining marks
+	// on one character.
+	ErrNameMarks = fmt.Errorf("name has more than %d accents or other combining marks on one character", MaxNameMarks)
+	// ErrNameNoLetter: the name has no letter or digit, only spaces,
+	// punctuation, symbols or marks.
+	ErrNameNoLetter = errors.New("name needs at least one letter or digit")
+	// ErrNameReserved: the name is ReservedName, in some case.
+	ErrNameReserved = fmt.Errorf("name %q is reserved: the page shows your own messages under it", ReservedName)
+	// ErrNameNotice: the name ends with a word of the page's notices.
+	ErrNameNotice = errors.New(`name cannot end with "connected", "disconnected" or "joined", which would read like a notice`)
 
 	// ErrTextEmpty: the message is empty once trimmed.
 	ErrTextEmpty = errors.New("message is empty")
@@ -59,6 +80,9 @@ var (
 	// ErrTextInvalid: the message holds control characters other than tab
 	// and newline, or invalid UTF-8.
 	ErrTextInvalid = errors.New("message contains control characters or invalid UTF-8")
+	// ErrTextMarks: the message stacks more than MaxTextMarks combining
+	// marks on one character.
+	ErrTextMarks = fmt.Errorf("message has more than %d accents or other combining marks on one character", MaxTextMarks)
 )
 
 // codes maps each sentinel error to the Code the server answers it with.
@@ -77,9 +101,17 @@ var codes = []struct {
 	{ErrNameEmpty, CodeInvalidName},
 	{ErrNameTooLong, CodeInvalidName},
 	{ErrNameInvalid, CodeInvalidName},
+	{ErrNameFormat, CodeInvalidName},
+	{ErrNameFiller, CodeInvalidName},
+	{ErrNameSeparator, CodeInvalidName},
+	{ErrNameMarks, CodeInvalidName},
+	{ErrNameNoLetter, CodeInvalidName},
+	{ErrNameReserved, CodeInvalidName},
+	{ErrNameNotice, CodeInvalidName},
 	{ErrTextEmpty, CodeInvalidText},
 	{ErrTextTooLong, CodeInvalidText},
 	{ErrTextInvalid, CodeInvalidText},
+	{ErrTextMarks, CodeInvalidText},
 }
 
 // CodeOf returns the Code for err, which may wrap one of this package's

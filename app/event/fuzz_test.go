@@ -4,11 +4,14 @@ import (
 	"reflect"
 	"testing"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // FuzzDecodeClient feeds arbitrary frames to the server's decoder. Whatever
-// the frame, DecodeClient must not panic; an accepted event must satisfy the
-// protocol's rules and survive a round trip through Encode unchanged; a
+// the frame, DecodeClient must not panic; an accepted frame must be valid
+// UTF-8, its event must satisfy the protocol's rules (a name in NFC among
+// them) and survive a round trip through Encode unchanged; a
 // refusal must map to a code the server can answer with. The seed corpus is
 // in testdata/fuzz/FuzzDecodeClient; make test runs this for a bounded
 // time, make fuzz for longer.
@@ -22,6 +25,8 @@ func FuzzDecodeClient(f *testing.F) {
 		`{"type":"join","name":"` + string(make([]byte, 40)) + `"}`,
 		`[1,2,3]`, `null`, `{"type":null}`, `{"type":"send","text":7}`,
 		"{\"type\":\"send\",\"text\":\"\xff\xfe\"}",
+		`{"type":"send","text":"a","text":"b"}`, `{"TYPE":"send","Text":"x"}`,
+		`{"type":"join","name":"Jose\u0301"}`, `{"type":"send","text":"\ud83d"}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -36,9 +41,12 @@ func FuzzDecodeClient(f *testing.F) {
 			}
 			return
 		}
+		if !utf8.Valid(frame) {
+			t.Fatalf("accepted a frame of invalid UTF-8: %q", frame)
+		}
 		switch e := e.(type) {
 		case Join:
-			if n, err := NormalizeName(e.Name); err != nil || n != e.Name {
+			if n, err := NormalizeName(e.Name); err != nil || n != e.Name || !norm.NFC.IsNormalString(e.Name) {
 				t.Fatalf("accepted name %q breaks the rules: %v", e.Name, err)
 			}
 			if len(e.Token) > MaxTokenLen || (e.Room != "" && !ValidRoom(e.Room)) {

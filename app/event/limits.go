@@ -13,11 +13,15 @@ const (
 	// 2000 is a long paragraph, the order of what other chats allow.
 	MaxTextLen = 2000
 
-	// MaxClientFrameBytes is the largest frame a client may send: 16 KiB.
-	// The largest valid Send is 2000 characters that JSON escapes to six
-	// bytes each (12,000 bytes) plus its envelope, so no valid frame comes
-	// near it. A larger frame closes the connection with 1009 (message too big).
-	MaxClientFrameBytes = 16 << 10
+	// MaxClientFrameBytes is the largest frame a client may send: 32 KiB
+	// (32,768 bytes). The largest valid frame is a Send of MaxTextLen
+	// characters outside the BMP, each written as an escaped surrogate pair
+	// ("\ud83d\ude00", 12 bytes): 24,000 bytes, plus a MaxIDLen id and the
+	// envelope, about 24,100 bytes in all. The largest Join is under 4 KB
+	// (its token and room escaped to 6 bytes a byte). 32 KiB holds either
+	// with room to spare and still bounds what one read costs the server. A
+	// larger frame closes the connection with 1009 (message too big).
+	MaxClientFrameBytes = 32 << 10
 
 	// MaxServerFrameBytes is the largest frame the server sends: 64 KiB.
 	// The server coalesces queued events into one frame up to this size, and
