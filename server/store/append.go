@@ -26,7 +26,9 @@ type Pending struct {
 // Result is what Append did with one Pending.
 type Result struct {
 	// Message is the stored message: the new one, or when Duplicate the
-	// original, with its original Seq, Time, Name and Text.
+	// original, with its Room, Seq, ID, User and Time. A duplicate's Name
+	// and Text are the original's while retention keeps it, and empty once
+	// retention deleted it: its client id outlives it (Options.DedupAge).
 	Message event.Message
 	// Duplicate reports that (room, User, ID) was already stored, by an
 	// earlier Append or earlier in the same batch, so nothing new was stored
@@ -43,7 +45,8 @@ type Result struct {
 // or after Prune deleted every message of the room. A Pending whose non-empty
 // ID the same User already used in room (earlier, or earlier in this batch) is
 // not stored again; its Result is the original message with Duplicate set.
-// Deduplication reaches as far back as retention keeps messages.
+// Deduplication reaches back Options.DedupAge, and as far as retention keeps
+// messages if that is further.
 //
 // Append returns one Result per Pending, in order. When it returns nil, every
 // message of the batch is durable (synchronous=FULL). When it returns an
@@ -69,16 +72,21 @@ func (s *Store) Append(ctx context.Context, room string, batch []Pending) ([]Res
 	return results, nil
 }
 
-// The statements of appendTx. The upsert's conflict target is the partial
-// unique index alone, so a clash on (room, seq), which would be a bug, still
-// fails the statement instead of being skipped.
+// The statements of appendTx. The client id's insert has the primary key of
+// client_ids as its conflict target, the one clash that means a resend; a
+// clash on the messages' (room, seq), which would be a bug, fails the
+// statement instead.
 const (
-	selectLastSeq = `SELECT last_seq FROM rooms WHERE name = ?`
-	insertMessage = `INSERT INTO messages (room, seq, client_id, user, name, text, time)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (room, user, client_id) WHERE client_id <> '' DO NOTHING`
-	selectByClientID = `SELECT seq, name, text, time FROM messages
-		WHERE room = ? AND user = ? AND client_id = ? AND client_id <> ''`
+	selectLastSeq  = `SELECT last_seq FROM rooms WHERE name = ?`
+	insertClientID = `INSERT INTO client_ids (room, user, client_id, seq, time) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (room, user, client_id) DO NOTHING`
+	selectClientID = `SELECT seq, time FROM client_ids WHERE room = ? AND user = ? AND client_id = ?`
+	insertMessage  = `INSERT INTO messages (room, seq, client_id, user, name, text, time)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`
+	// selectOriginal reads what is left of a resend's original, which
+	// retention may have deleted.
+	selectOriginal = `SELECT name, text, time FROM messages
+		WHERE room = ? AND seq = ? AND user = ? AND client_id = ?`
 	upsertLastSeq = `INSERT INTO rooms (name, last_seq) VALUES (?, ?)
 		ON CONFLICT (name) DO UPDATE SET last_seq = excluded.last_seq`
 )
@@ -96,35 +104,35 @@ func (s *Store) appendTx(ctx context.Context, room string, batch []Pending) ([]R
 		return nil, err
 	}
 	insert := s.stmt(ctx, tx, insertMessage)
-	byClientID := s.stmt(ctx, tx, selectByClientID)
+	insertID := s.stmt(ctx, tx, insertClientID)
 
 	results := make([]Result, len(batch))
 	seq := last
 	for i, p := range batch {
 		m := event.Message{Room: room, Seq: seq + 1, ID: p.ID, User: p.User, Name: p.Name, Text: p.Text, Time: p.Time}
-		res, err := insert.ExecContext(ctx, room, int64(m.Seq), p.ID, p.User, p.Name, p.Text, p.Time)
-		if err != nil {
+		if p.ID != "" {
+			res, err := insertID.ExecContext(ctx, room, p.User, p.ID, int64(m.Seq), p.Time)
+			if err != nil {
+				return nil, fmt.Errorf("insert client id of message %d of %d: %w", i+1, len(batch), err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return nil, fmt.Errorf("insert client id of message %d of %d: %w", i+1, len(batch), err)
+			}
+			if n == 0 {
+				orig, err := s.original(ctx, tx, room, p)
+				if err != nil {
+					return nil, fmt.Errorf("read original of message %d (id %q): %w", i+1, p.ID, err)
+				}
+				results[i] = Result{Message: orig, Duplicate: true}
+				continue
+			}
+		}
+		if _, err := insert.ExecContext(ctx, room, int64(m.Seq), p.ID, p.User, p.Name, p.Text, p.Time); err != nil {
 			return nil, fmt.Errorf("insert message %d of %d: %w", i+1, len(batch), err)
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return nil, fmt.Errorf("insert message %d of %d: %w", i+1, len(batch), err)
-		}
-		if n == 1 {
-			seq = m.Seq
-			results[i] = Result{Message: m}
-			continue
-		}
-		// Only the client-id index can have refused the row: p repeats a
-		// stored message.
-		orig := event.Message{Room: room, ID: p.ID, User: p.User}
-		var oseq int64
-		err = byClientID.QueryRowContext(ctx, room, p.User, p.ID).Scan(&oseq, &orig.Name, &orig.Text, &orig.Time)
-		if err != nil {
-			return nil, fmt.Errorf("read original of message %d (id %q): %w", i+1, p.ID, err)
-		}
-		orig.Seq = uint64(oseq)
-		results[i] = Result{Message: orig, Duplicate: true}
+		seq = m.Seq
+		results[i] = Result{Message: m}
 	}
 
 	if seq != last {
@@ -136,6 +144,23 @@ func (s *Store) appendTx(ctx context.Context, room string, batch []Pending) ([]R
 		return nil, fmt.Errorf("commit: %w", err)
 	}
 	return results, nil
+}
+
+// original returns what is known of the message whose client id p repeats:
+// its number and time from client_ids, and its name and text if retention
+// still keeps it.
+func (s *Store) original(ctx context.Context, tx *sql.Tx, room string, p Pending) (event.Message, error) {
+	orig := event.Message{Room: room, ID: p.ID, User: p.User}
+	var seq int64
+	if err := s.stmt(ctx, tx, selectClientID).QueryRowContext(ctx, room, p.User, p.ID).Scan(&seq, &orig.Time); err != nil {
+		return event.Message{}, fmt.Errorf("read client id: %w", err)
+	}
+	orig.Seq = uint64(seq)
+	err := s.stmt(ctx, tx, selectOriginal).QueryRowContext(ctx, room, seq, p.User, p.ID).Scan(&orig.Name, &orig.Text, &orig.Time)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return event.Message{}, fmt.Errorf("read message %d: %w", seq, err)
+	}
+	return orig, nil
 }
 
 // lastSeq returns room's last sequence number as q sees it, 0 for a room

@@ -86,10 +86,15 @@ func TestAppend_NumbersSurvivePruningEverything(t *testing.T) {
 	if got := lastSeqOf(t, s, "lobby"); got != 3 {
 		t.Errorf("LastSeq after reopen = %d, want 3", got)
 	}
-	// The client id "1" was pruned with its message: it is new again.
-	res := add(t, s, "lobby", msg("ann", "1", "d"))
-	if r := res[0]; r.Duplicate || r.Message.Seq != 4 {
-		t.Errorf("Append after prune and reopen = %+v, want a new message 4", r)
+	// The client id "1" outlives its message: a resend is still the
+	// original, whose text is gone; a new id takes the next number.
+	res := add(t, s, "lobby", msg("ann", "1", "d"), msg("ann", "4", "e"))
+	want := Result{Message: event.Message{Room: "lobby", Seq: 1, ID: "1", User: "ann", Time: 1000}, Duplicate: true}
+	if res[0] != want {
+		t.Errorf("resend after prune and reopen = %+v, want %+v", res[0], want)
+	}
+	if r := res[1]; r.Duplicate || r.Message.Seq != 4 {
+		t.Errorf("new message after prune and reopen = %+v, want a new message 4", r)
 	}
 }
 

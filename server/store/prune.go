@@ -17,6 +17,10 @@ const (
 	// match, which after a previous prune is the first row it reads.
 	selectFirstYoung = `SELECT seq FROM messages WHERE room = ? AND seq > ? AND time >= ? ORDER BY seq LIMIT 1`
 	deleteUpTo       = `DELETE FROM messages WHERE room = ? AND seq <= ?`
+	// deleteClientIDs deletes up to a chunk of room's client ids older than
+	// a time whose messages are gone (numbered below the first kept).
+	deleteClientIDs = `DELETE FROM client_ids WHERE room = ? AND (user, client_id) IN (
+		SELECT user, client_id FROM client_ids WHERE room = ? AND time < ? AND seq < ? LIMIT ?)`
 )
 
 // Prune applies the retention of Options to every room and returns how many
@@ -30,11 +34,16 @@ const (
 // stays until no younger one precedes it. It never changes a room's last
 // sequence number.
 //
-// Prune deletes at most PruneChunk messages per transaction, so Appends are
-// not held up for long. On error it returns how many it had deleted.
+// Then it forgets the client ids older than DedupAge whose messages are
+// gone: a resend is recognized as long as either is kept. Those are not
+// counted in the result.
+//
+// Prune deletes at most PruneChunk rows per transaction, so Appends are not
+// held up for long. On error it returns how many messages it had deleted.
 func (s *Store) Prune(ctx context.Context, now time.Time) (int, error) {
 	keep := s.opts.maxMessages()
-	if keep == 0 && s.opts.MaxAge <= 0 {
+	dedup := s.opts.dedupAge()
+	if keep == 0 && s.opts.MaxAge <= 0 && dedup == 0 {
 		return 0, nil
 	}
 	rooms, err := s.roomNames(ctx)
@@ -53,8 +62,70 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (int, error) {
 		if err != nil {
 			return total, fmt.Errorf("prune %s: %w", room, err)
 		}
+		if dedup > 0 {
+			if err := s.pruneClientIDs(ctx, room, now.Add(-dedup).UnixMilli()); err != nil {
+				return total, fmt.Errorf("prune client ids of %s: %w", room, err)
+			}
+		}
 	}
 	return total, nil
+}
+
+// pruneClientIDs deletes room's client ids with a time before oldest whose
+// messages are no longer stored, PruneChunk at a time.
+func (s *Store) pruneClientIDs(ctx context.Context, room string, oldest int64) error {
+	first, err := s.firstKept(ctx, room)
+	if err != nil {
+		return err
+	}
+	// Messages below first are gone for good: a later Prune only raises
+	// it, and new ones get higher numbers.
+	for {
+		n, err := s.deleteClientIDs(ctx, room, oldest, first)
+		if err != nil || n < PruneChunk {
+			return err
+		}
+	}
+}
+
+// firstKept returns the number of room's oldest stored message, or the next
+// number when none is stored.
+func (s *Store) firstKept(ctx context.Context, room string) (int64, error) {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return 0, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback() // a read transaction has nothing to commit
+
+	var first sql.NullInt64
+	if err := tx.QueryRowContext(ctx, selectFirstSeq, room).Scan(&first); err != nil {
+		return 0, fmt.Errorf("read first seq: %w", err)
+	}
+	if first.Valid {
+		return first.Int64, nil
+	}
+	last, err := lastSeq(ctx, tx, room)
+	if err != nil {
+		return 0, err
+	}
+	return int64(last) + 1, nil
+}
+
+// deleteClientIDs deletes up to PruneChunk of room's client ids with a time
+// before oldest and a number below first, in one write transaction, and
+// returns how many it deleted.
+func (s *Store) deleteClientIDs(ctx context.Context, room string, oldest, first int64) (int, error) {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	res, err := s.db.ExecContext(ctx, deleteClientIDs, room, room, oldest, first, PruneChunk)
+	if err != nil {
+		return 0, fmt.Errorf("delete client ids before %d: %w", oldest, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("delete client ids before %d: %w", oldest, err)
+	}
+	return int(n), nil
 }
 
 // roomNames returns the name of every room that ever had a message.

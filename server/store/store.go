@@ -10,6 +10,16 @@
 // returns nil every message of the batch is durable; when it returns an error,
 // none of the batch was stored.
 //
+// Deduplication: a message sent with a client id (Pending.ID) is stored once.
+// The store remembers the id and the number it got in a table of its own,
+// which outlives the message: a resend is recognized for Options.DedupAge
+// (30 days by default) after the original was accepted, and at least as long
+// as the original is stored, whatever the retention of the messages.
+//
+// Files: the database and the files SQLite keeps beside it are mode FilePerm
+// (0600) whatever the umask, and Open writes to the database before it
+// returns, so a directory that cannot be written fails at start.
+//
 // Ordering: each room numbers its messages 1, 2, 3, … in the order Append
 // stored them. The last number given is kept in its own row, so a number is
 // never given twice, not after a restart and not after retention deleted every
@@ -28,13 +38,16 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // also registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Limits and defaults of the store.
@@ -79,10 +92,26 @@ const (
 	// history is private to the server's user.
 	DirPerm = 0o700
 
+	// FilePerm is the mode of FileName and of its -wal and -shm files,
+	// whatever the umask: 0o600, for the same reason. SQLite creates the
+	// -wal and -shm files with the database file's mode, so Open sets that
+	// one before SQLite opens it, and corrects the others if they exist.
+	FilePerm = 0o600
+
+	// DefaultDedupAge is how long a client id is remembered when
+	// Options.DedupAge is zero: 30 days, the lifetime of an identity token
+	// (identity.DefaultMaxAge). A browser resends what it has not seen
+	// acknowledged at its next join; one away for longer than that comes
+	// back with an expired token, as a new user whose messages are new
+	// anyway, so remembering ids longer would protect nothing, while a day
+	// or a week offline is well within it. The cost is one small row (the
+	// ids and two numbers) per message of the last 30 days.
+	DefaultDedupAge = 30 * 24 * time.Hour
+
 	// schemaVersion is the PRAGMA user_version of the schema this code
 	// writes. Open migrates an older database up to it and refuses a newer
 	// one (ErrNewerSchema).
-	schemaVersion = 1
+	schemaVersion = 2
 )
 
 // ErrInvalidRoom is returned for an empty room name: every message belongs to
@@ -98,8 +127,28 @@ var ErrInvalidLimit = errors.New("store: limit must be at least 1")
 // older code does not understand.
 var ErrNewerSchema = errors.New("store: database schema is newer than this program")
 
+// ErrNotWritable is returned by Open, wrapped with the directory and the
+// cause, when the database cannot be written (a read-only file system, files
+// or a directory the process may not write): a server on it would accept
+// messages and store none.
+var ErrNotWritable = errors.New("store: data directory is not writable")
+
+// notWritableError is the error Open returns for a database it cannot write.
+// It matches ErrNotWritable and the cause with errors.Is.
+type notWritableError struct {
+	dir string
+	err error
+}
+
+func (e *notWritableError) Error() string {
+	return fmt.Sprintf("data directory %s is not writable: %v", e.dir, e.err)
+}
+
+// Unwrap returns ErrNotWritable and the cause.
+func (e *notWritableError) Unwrap() []error { return []error{ErrNotWritable, e.err} }
+
 // Options tune retention. The zero value keeps DefaultMaxMessages messages per
-// room, for any age.
+// room, for any age, and remembers client ids for DefaultDedupAge.
 type Options struct {
 	// MaxMessages is how many messages Prune keeps per room, the newest.
 	// Zero means DefaultMaxMessages; a negative value means no limit by
@@ -109,6 +158,25 @@ type Options struct {
 	// MaxAge is how old a message may get before Prune deletes it, judged by
 	// the message's Time. Zero (or a negative value) means no limit by age.
 	MaxAge time.Duration
+
+	// DedupAge is how long Prune keeps a message's client id after the
+	// message's Time, so that a resend gets the original's number instead
+	// of being stored again; an id is kept as long as its message too,
+	// whichever is longer. Zero means DefaultDedupAge; a negative value
+	// means forever.
+	DedupAge time.Duration
+}
+
+// dedupAge returns the effective retention of client ids, or 0 for forever.
+func (o Options) dedupAge() time.Duration {
+	switch {
+	case o.DedupAge == 0:
+		return DefaultDedupAge
+	case o.DedupAge < 0:
+		return 0
+	default:
+		return o.DedupAge
+	}
 }
 
 // maxMessages returns the effective retention by count, or 0 for none.
@@ -141,8 +209,10 @@ type Store struct {
 }
 
 // Open opens the history kept in dir, creating dir (mode DirPerm) and the
-// database file (dir/FileName) if they are missing, and migrating its schema
-// to the current version.
+// database file (dir/FileName, mode FilePerm) if they are missing, and
+// migrating its schema to the current version. It writes to the database
+// before it returns: when that fails, because dir cannot be written, the
+// error matches ErrNotWritable.
 //
 // Every connection runs in WAL mode with synchronous=FULL: a COMMIT returns
 // only once the transaction is fsynced, which is what lets Append promise
@@ -155,6 +225,12 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store in %s: %w", dir, err)
 	}
+	if err := privateFiles(path); err != nil {
+		if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
+			err = &notWritableError{dir: filepath.Dir(path), err: err}
+		}
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
 	db, err := sql.Open("sqlite", dsn(path))
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -165,7 +241,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	db.SetMaxIdleConns(MaxConns)
 
 	s := &Store{db: db, path: path, opts: opts}
-	if err := s.init(context.Background()); err != nil {
+	if err := s.init(context.Background(), time.Now()); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
@@ -198,6 +274,48 @@ func dsn(path string) string {
 	return u.String()
 }
 
+// privateFiles gives the database at path, and its -wal and -shm files when
+// they exist, the mode FilePerm, creating the database file (empty, which
+// SQLite takes for a new database) when it is missing. Opening it for
+// writing is a first check that it can be written.
+func privateFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, FilePerm)
+	if err != nil {
+		return err
+	}
+	// The mode given to OpenFile is masked by the umask, and an existing
+	// file keeps its own: set it.
+	err = f.Chmod(FilePerm)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if err := os.Chmod(path+suffix, FilePerm); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeError returns err, from a write to the database, as a
+// notWritableError when SQLite says it cannot write the files (read-only,
+// not allowed, cannot open, an I/O error or a full disk), and unchanged
+// otherwise.
+func (s *Store) writeError(err error) error {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	switch e.Code() & 0xff { // the primary result code
+	case sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL:
+		return &notWritableError{dir: filepath.Dir(s.path), err: err}
+	}
+	return err
+}
+
 // syncDir fsyncs the directory dir, making the entries of files created in it
 // durable.
 func syncDir(dir string) error {
@@ -215,7 +333,7 @@ func syncDir(dir string) error {
 // prepare prepares the statements that are run for every Append.
 func (s *Store) prepare(ctx context.Context) error {
 	s.stmts = make(map[string]*sql.Stmt)
-	for _, q := range []string{selectLastSeq, insertMessage, selectByClientID, upsertLastSeq} {
+	for _, q := range []string{selectLastSeq, insertMessage, insertClientID, selectClientID, selectOriginal, upsertLastSeq} {
 		st, err := s.db.PrepareContext(ctx, q)
 		if err != nil {
 			return fmt.Errorf("prepare %q: %w", q, err)
