@@ -146,12 +146,12 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new server: %w", err)
 	}
-	secret, err := identity.LoadOrCreateSecret(cfg.DataDir)
+	secret, err := identity.LoadOrCreateSecret(cfg.DataDir, cfg.Logger)
 	if err != nil {
 		dir.Close()
 		return nil, fmt.Errorf("new server: %w", err)
 	}
-	signer, err := identity.NewSigner(secret)
+	signer, err := identity.NewSigner(secret, 0)
 	if err != nil {
 		dir.Close()
 		return nil, fmt.Errorf("new server: %w", err)

@@ -176,7 +176,7 @@ func (c *conn) join(ctx context.Context, j event.Join) ending {
 		return ending{}
 	}
 	id := hub.Identity{Token: j.Token}
-	if claims, err := c.srv.signer.Verify(j.Token); j.Token != "" && err == nil {
+	if claims, err := c.srv.signer.Verify(j.Token, time.Now()); j.Token != "" && err == nil {
 		id.User, id.Name = claims.User, claims.Name
 	} else {
 		if j.Token != "" {

@@ -16,12 +16,16 @@ import (
 // testdata/fuzz/FuzzVerify verify.
 const fuzzSecret = "identity-fuzz-secret-32-bytes..."
 
+// fuzzNow is the time the fuzz target verifies at: within the max age of
+// both valid tokens of the corpus, issued at 1764150000 and 1764153600.
+var fuzzNow = time.Unix(1764160000, 0)
+
 // FuzzVerify feeds Verify arbitrary tokens, and arbitrary payloads signed
 // with the key, since random bytes almost never carry a valid MAC. Verify
 // must not panic, must refuse with one of its errors, and whatever it accepts
 // must hold a valid name and user id and verify again to the same claims.
 func FuzzVerify(f *testing.F) {
-	s, err := NewSigner([]byte(fuzzSecret))
+	s, err := NewSigner([]byte(fuzzSecret), 0)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -48,7 +52,7 @@ func FuzzVerify(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, token string) {
-		c, err := s.Verify(token)
+		c, err := s.Verify(token, fuzzNow)
 		if err != nil {
 			checkRefused(t, token, c, err)
 		} else {
@@ -62,7 +66,7 @@ func FuzzVerify(f *testing.F) {
 		// The same bytes as a payload signed with the key: this reaches the
 		// payload checks that a forged MAC never gets to.
 		signed := s.sign([]byte(token))
-		if c, err := s.Verify(signed); err != nil {
+		if c, err := s.Verify(signed, fuzzNow); err != nil {
 			checkRefused(t, signed, c, err)
 		} else {
 			checkAccepted(t, s, signed, c)
@@ -80,8 +84,8 @@ func FuzzVerify(f *testing.F) {
 // with no claims.
 func checkRefused(t *testing.T, token string, c Claims, err error) {
 	t.Helper()
-	if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrBadSignature) {
-		t.Fatalf("Verify(%q) error %v wraps neither ErrMalformed nor ErrBadSignature", token, err)
+	if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrBadSignature) && !errors.Is(err, ErrExpired) {
+		t.Fatalf("Verify(%q) error %v wraps none of ErrMalformed, ErrBadSignature and ErrExpired", token, err)
 	}
 	if c != (Claims{}) {
 		t.Fatalf("Verify(%q) refused with claims %+v", token, c)
@@ -104,7 +108,7 @@ func checkAccepted(t *testing.T, s *Signer, token string, c Claims) {
 	if c.Issued.Location() != time.UTC || c.Issued.Nanosecond() != 0 {
 		t.Fatalf("Verify(%q) accepted time %v, not whole UTC seconds", token, c.Issued)
 	}
-	again, err := s.Verify(token)
+	again, err := s.Verify(token, fuzzNow)
 	if err != nil || again != c {
 		t.Fatalf("Verify(%q) again = %+v, %v; want %+v", token, again, err, c)
 	}
@@ -116,7 +120,7 @@ func checkAccepted(t *testing.T, s *Signer, token string, c Claims) {
 // must verify, so that the corpus exercises the accepting path.
 func TestFormatKnownAnswer(t *testing.T) {
 	t.Parallel()
-	s, err := NewSigner([]byte(fuzzSecret))
+	s, err := NewSigner([]byte(fuzzSecret), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +143,7 @@ func TestFormatKnownAnswer(t *testing.T) {
 		if token, c := s.Issue(tt.want.User, tt.want.Name, tt.want.Issued); token != tt.token || c != tt.want {
 			t.Errorf("Issue(%+v) = %s, %+v; want %s", tt.want, token, c, tt.token)
 		}
-		if c, err := s.Verify(tt.token); err != nil || c != tt.want {
+		if c, err := s.Verify(tt.token, fuzzNow); err != nil || c != tt.want {
 			t.Errorf("Verify(%s) = %+v, %v; want %+v", tt.token, c, err, tt.want)
 		}
 		b, err := os.ReadFile(filepath.Join("testdata", "fuzz", "FuzzVerify", tt.file))

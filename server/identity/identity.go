@@ -17,10 +17,14 @@
 // secret stays on the server (see LoadOrCreateSecret); the payload is signed,
 // not encrypted, so it must hold nothing the browser may not read.
 //
-// Tokens do not expire yet: a token stays valid as long as the secret does.
-// Claims.Issued is signed into every token so that an expiry, or a cut-off
-// for tokens issued before a date, can be added later without changing the
-// format. Replacing the secret revokes every token at once.
+// Tokens expire: Verify refuses a token issued more than the Signer's max age
+// ago (DefaultMaxAge, 30 days, unless NewSigner is given another), judged by
+// the signed issue time, so a token copied from a device stops working on its
+// own. The server issues a fresh token at every join, so a person who comes
+// back within the max age never notices; one who stays away longer becomes a
+// new user. A token issued more than MaxClockSkew in the future is refused
+// the same way: it would otherwise outlive the max age. Replacing the secret
+// revokes every token at once.
 package identity
 
 import (
@@ -51,11 +55,26 @@ const (
 	// MaxTokenLen is the longest token Verify reads, in bytes; a longer one is
 	// refused before anything is decoded or hashed, so a hostile client cannot
 	// make the server work on megabytes. The largest token Issue can produce
-	// is 442 bytes: a 64-byte user id, a name of MaxNameLen characters that
-	// JSON escapes to six bytes each (192 bytes) and a 20-digit time make a
-	// 296-byte payload, 395 in base64, plus "v1.", a dot and a 43-byte MAC.
-	// 512 is above that, and small enough to sit in any frame or header.
+	// is under 442 bytes: a 64-byte user id, a name of MaxNameLen characters
+	// that JSON escapes to six bytes each (192 bytes; a valid name needs one
+	// letter, so less) and a 20-digit time make at most a 296-byte payload,
+	// 395 in base64, plus "v1.", a dot and a 43-byte MAC. 512 is above that,
+	// and small enough to sit in any frame or header.
 	MaxTokenLen = 512
+
+	// DefaultMaxAge is how long a token stays valid after it was issued,
+	// when NewSigner is given 0: 30 days. The server refreshes a person's
+	// token at every join, so only someone away for a month loses their
+	// identity (and becomes a new user, as with a cleared browser), while a
+	// token copied from a device, a backup or a shared computer stops
+	// working a month after that device last joined.
+	DefaultMaxAge = 30 * 24 * time.Hour
+
+	// MaxClockSkew is how far in the future a token's issue time may be and
+	// still verify: 5 minutes covers the drift between servers that share a
+	// secret and a clock stepped back by NTP, while bounding how long past
+	// its max age a token issued by a clock that ran ahead stays valid.
+	MaxClockSkew = 5 * time.Minute
 )
 
 // version is the format prefix of a token, dot included. A new format gets a
@@ -69,7 +88,7 @@ var macLen = base64.RawURLEncoding.EncodedLen(sha256.Size)
 // that one payload or MAC has exactly one encoding.
 var b64 = base64.RawURLEncoding.Strict()
 
-// Errors returned by Verify. Either means the token proves nothing: the
+// Errors returned by Verify. Each means the token proves nothing now: the
 // server should treat the connection as a newcomer and issue a new token.
 var (
 	// ErrMalformed: the token is not one this package issues: too long, not
@@ -81,6 +100,10 @@ var (
 	// it was altered, forged, or signed with another secret (for example,
 	// before the server's secret was replaced).
 	ErrBadSignature = errors.New("identity: token signature does not match")
+	// ErrExpired: the token is well formed and signed with this secret, but
+	// outside its validity period: issued more than the Signer's max age
+	// before the time given to Verify, or more than MaxClockSkew after it.
+	ErrExpired = errors.New("identity: token expired")
 )
 
 // Claims is what a verified token proves: that this server gave the user id
@@ -92,26 +115,38 @@ type Claims struct {
 	User string
 	// Name is the display name, as event.NormalizeName returns it.
 	Name string
-	// Issued is when the token was issued, in UTC and whole seconds. Nothing
-	// checks it yet; it is there so that an expiry can be added.
+	// Issued is when the token was issued, in UTC and whole seconds: the
+	// token expires the Signer's max age after it.
 	Issued time.Time
 }
 
 // Signer issues and verifies tokens with one secret. It is safe for
 // concurrent use: it never changes after NewSigner.
 type Signer struct {
-	key []byte
+	key    []byte
+	maxAge time.Duration
 }
 
 // NewSigner returns a Signer for secret, which must be at least SecretLen
-// bytes (LoadOrCreateSecret returns one). The secret is copied, so the caller
-// may reuse its slice.
-func NewSigner(secret []byte) (*Signer, error) {
+// bytes (LoadOrCreateSecret returns one), whose tokens expire maxAge after
+// they were issued; 0 means DefaultMaxAge, and a negative maxAge is an
+// error. The secret is copied, so the caller may reuse its slice.
+func NewSigner(secret []byte, maxAge time.Duration) (*Signer, error) {
 	if len(secret) < SecretLen {
 		return nil, fmt.Errorf("identity: secret is %d bytes, want at least %d", len(secret), SecretLen)
 	}
-	return &Signer{key: append([]byte(nil), secret...)}, nil
+	switch {
+	case maxAge < 0:
+		return nil, fmt.Errorf("identity: negative token max age %v", maxAge)
+	case maxAge == 0:
+		maxAge = DefaultMaxAge
+	}
+	return &Signer{key: append([]byte(nil), secret...), maxAge: maxAge}, nil
 }
+
+// MaxAge returns how long the Signer's tokens stay valid after they were
+// issued.
+func (s *Signer) MaxAge() time.Duration { return s.maxAge }
 
 // payload is the signed JSON of a token. The keys are one letter each to keep
 // tokens short.
@@ -163,12 +198,14 @@ func (s *Signer) mac(signed string) []byte {
 	return m.Sum(nil)
 }
 
-// Verify checks token and returns the claims it proves. It returns an error
-// wrapping ErrMalformed or ErrBadSignature when the token proves nothing. The
-// MAC is checked in constant time before the payload is decoded, and a signed
-// payload is held to the same rules as Issue's input. Tokens do not expire
-// (see the package documentation).
-func (s *Signer) Verify(token string) (Claims, error) {
+// Verify checks token at the time now and returns the claims it proves. It
+// returns an error wrapping ErrMalformed, ErrBadSignature or ErrExpired, and
+// no claims, when the token proves nothing. The MAC is checked in constant
+// time before the payload is decoded, a signed payload is held to the same
+// rules as Issue's input, and only then is its issue time checked: a token
+// older than the Signer's max age, or issued more than MaxClockSkew after
+// now, is expired.
+func (s *Signer) Verify(token string, now time.Time) (Claims, error) {
 	if len(token) > MaxTokenLen {
 		return Claims{}, fmt.Errorf("%w: longer than %d bytes", ErrMalformed, MaxTokenLen)
 	}
@@ -196,7 +233,19 @@ func (s *Signer) Verify(token string) (Claims, error) {
 	if err != nil {
 		return Claims{}, fmt.Errorf("%w: payload: %w", ErrMalformed, err)
 	}
-	return parsePayload(b)
+	c, err := parsePayload(b)
+	if err != nil {
+		return Claims{}, err
+	}
+	// Sub saturates, so issue times at the ends of the int64 range are
+	// compared right.
+	switch age := now.Sub(c.Issued); {
+	case age > s.maxAge:
+		return Claims{}, fmt.Errorf("%w: issued %v ago, more than %v", ErrExpired, age.Round(time.Second), s.maxAge)
+	case age < -MaxClockSkew:
+		return Claims{}, fmt.Errorf("%w: issued %v in the future, more than the %v allowed for clock skew", ErrExpired, (-age).Round(time.Second), MaxClockSkew)
+	}
+	return c, nil
 }
 
 // parsePayload decodes and checks a signed payload. Only this server can sign

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -23,7 +24,7 @@ func testSecret(b byte) []byte {
 // newTestSigner returns a Signer for testSecret(b).
 func newTestSigner(t testing.TB, b byte) *Signer {
 	t.Helper()
-	s, err := NewSigner(testSecret(b))
+	s, err := NewSigner(testSecret(b), 0)
 	if err != nil {
 		t.Fatalf("NewSigner: %v", err)
 	}
@@ -47,7 +48,7 @@ func TestIssueVerifyRoundTrip(t *testing.T) {
 		{"unicode name", "", "Zoë 🙂 李", now},
 		{"inner spaces", "", "Ann  Marie", now},
 		{"longest name", "", strings.Repeat("é", event.MaxNameLen), now},
-		{"escaped name", "", `<"&\>` + "\u2028x", now},
+		{"escaped name", "", `<"&\>x`, now},
 		{"longest user", strings.Repeat("a", MaxUserLen), "Ann", now},
 		{"user of every allowed kind", "AZaz09-._~", "Ann", now},
 		{"epoch", "", "Ann", time.Unix(0, 0)},
@@ -71,7 +72,7 @@ func TestIssueVerifyRoundTrip(t *testing.T) {
 			if len(token) > MaxTokenLen {
 				t.Fatalf("token is %d bytes, over MaxTokenLen", len(token))
 			}
-			got, err := s.Verify(token)
+			got, err := s.Verify(token, tt.now)
 			if err != nil {
 				t.Fatalf("Verify(%s): %v", token, err)
 			}
@@ -101,7 +102,7 @@ func TestUserStableAcrossRename(t *testing.T) {
 		t.Fatal("a rename returned the same token")
 	}
 	for _, tok := range []string{first, renamed} {
-		c, err := s.Verify(tok)
+		c, err := s.Verify(tok, now.Add(time.Hour))
 		if err != nil {
 			t.Fatalf("Verify: %v", err)
 		}
@@ -122,7 +123,7 @@ func TestSignersWithSameSecretAgree(t *testing.T) {
 	if ta != tb || ca != cb {
 		t.Fatalf("same secret, same claims, different tokens: %s, %s", ta, tb)
 	}
-	if c, err := b.Verify(ta); err != nil || c != ca {
+	if c, err := b.Verify(ta, now); err != nil || c != ca {
 		t.Fatalf("the other Signer's Verify = %+v, %v; want %+v", c, err, ca)
 	}
 }
@@ -130,22 +131,22 @@ func TestSignersWithSameSecretAgree(t *testing.T) {
 func TestNewSigner(t *testing.T) {
 	t.Parallel()
 	for _, n := range []int{0, 1, SecretLen - 1} {
-		if _, err := NewSigner(make([]byte, n)); err == nil {
+		if _, err := NewSigner(make([]byte, n), 0); err == nil {
 			t.Errorf("NewSigner accepted a %d-byte secret", n)
 		}
 	}
-	if _, err := NewSigner(make([]byte, 2*SecretLen)); err != nil {
+	if _, err := NewSigner(make([]byte, 2*SecretLen), 0); err != nil {
 		t.Errorf("NewSigner refused a %d-byte secret: %v", 2*SecretLen, err)
 	}
 	// The Signer keeps its own copy of the secret.
 	secret := testSecret(3)
-	s, err := NewSigner(secret)
+	s, err := NewSigner(secret, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	token, _ := s.Issue("", "Ann", now)
 	secret[0] ^= 1
-	if _, err := s.Verify(token); err != nil {
+	if _, err := s.Verify(token, now); err != nil {
 		t.Fatalf("changing the caller's slice changed the Signer: %v", err)
 	}
 }
@@ -182,23 +183,33 @@ func TestMaxTokenLen(t *testing.T) {
 	t.Parallel()
 	s := newTestSigner(t, 1)
 	user := strings.Repeat("~", MaxUserLen)
-	// '<' and U+2028 are the characters that JSON escapes to six bytes.
-	for _, name := range []string{strings.Repeat("<", event.MaxNameLen), "a" + strings.Repeat("\u2028", event.MaxNameLen-2) + "a"} {
+	// '<', '>' and '&' are the characters of a valid name that JSON escapes
+	// to six bytes; a name needs one letter or digit besides.
+	for _, name := range []string{"a" + strings.Repeat("<", event.MaxNameLen-1), strings.Repeat("&>", event.MaxNameLen/2-1) + "a1"} {
 		token, c := s.Issue(user, name, time.Unix(math.MinInt64/2, 0))
 		if len(token) > MaxTokenLen {
 			t.Fatalf("worst-case token is %d bytes, over MaxTokenLen %d", len(token), MaxTokenLen)
 		}
-		if got, err := s.Verify(token); err != nil || got != c {
+		if got, err := s.Verify(token, c.Issued); err != nil || got != c {
 			t.Fatalf("worst-case token: Verify = %+v, %v; want %+v", got, err, c)
 		}
 	}
-	// The 20-digit time, alone, is the longest "t".
-	token := s.sign([]byte(`{"u":"` + user + `","n":"` + strings.Repeat(`\u003c`, event.MaxNameLen) + `","t":-9223372036854775808}`))
-	if len(token) != 442 || len(token) > MaxTokenLen {
-		t.Fatalf("largest token is %d bytes, want 442 as MaxTokenLen's comment says", len(token))
+	// The 20-digit time, alone, is the longest "t". With every character
+	// escaped the bound of the comment is reached; the largest valid name
+	// keeps one letter.
+	payload := func(name string) []byte {
+		return []byte(`{"u":"` + user + `","n":"` + name + `","t":-9223372036854775808}`)
 	}
-	if _, err := s.Verify(token); err != nil {
-		t.Fatalf("largest token refused: %v", err)
+	bound := s.sign(payload(strings.Repeat(`\u003c`, event.MaxNameLen)))
+	if len(bound) != 442 || len(bound) > MaxTokenLen {
+		t.Fatalf("the bound is %d bytes, want 442 as MaxTokenLen's comment says", len(bound))
+	}
+	largest := s.sign(payload(strings.Repeat(`\u003c`, event.MaxNameLen-1) + "a"))
+	if len(largest) > len(bound) {
+		t.Fatalf("largest valid token is %d bytes, over the bound %d", len(largest), len(bound))
+	}
+	if _, err := s.Verify(largest, time.Unix(math.MinInt64, 0)); err != nil {
+		t.Fatalf("largest valid token refused: %v", err)
 	}
 }
 
@@ -281,7 +292,7 @@ func TestVerifyRefusesTampering(t *testing.T) {
 			if tt.token == token {
 				t.Fatal("the test case does not change the token")
 			}
-			c, err := s.Verify(tt.token)
+			c, err := s.Verify(tt.token, now)
 			if !errors.Is(err, tt.err) {
 				t.Fatalf("Verify(%q) = %+v, %v; want error %v", tt.token, c, err, tt.err)
 			}
@@ -293,7 +304,7 @@ func TestVerifyRefusesTampering(t *testing.T) {
 			}
 		})
 	}
-	if _, err := s.Verify(token); err != nil {
+	if _, err := s.Verify(token, now); err != nil {
 		t.Fatalf("the untouched token is refused: %v", err)
 	}
 }
@@ -345,7 +356,7 @@ func TestVerifyRefusesSignedPayloads(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			token := s.sign([]byte(tt.payload))
-			c, err := s.Verify(token)
+			c, err := s.Verify(token, time.Unix(1, 0))
 			if !errors.Is(err, ErrMalformed) || (tt.err != nil && !errors.Is(err, tt.err)) {
 				t.Fatalf("Verify(sign(%q)) = %+v, %v; want ErrMalformed (and %v)", tt.payload, c, err, tt.err)
 			}
@@ -365,7 +376,7 @@ func TestVerifyRefusesSignedBadBase64(t *testing.T) {
 	for _, p := range []string{"A", "AB", "eyJ1IjoiYSJ9A"} {
 		signed := version + p
 		token := signed + "." + base64.RawURLEncoding.EncodeToString(s.mac(signed))
-		if c, err := s.Verify(token); !errors.Is(err, ErrMalformed) {
+		if c, err := s.Verify(token, now); !errors.Is(err, ErrMalformed) {
 			t.Errorf("Verify(%s) = %+v, %v; want ErrMalformed", token, c, err)
 		}
 	}
@@ -385,7 +396,7 @@ func TestVerifyAcceptsSignedPayloads(t *testing.T) {
 		`{"u":"u-1","n":"Ann","t":1,"x":"a field from a newer server"}`,
 		`{"u":"u-1","n":"\u0041nn","t":1}`,
 	} {
-		c, err := s.Verify(s.sign([]byte(p)))
+		c, err := s.Verify(s.sign([]byte(p)), want.Issued)
 		if err != nil || c != want {
 			t.Errorf("Verify(sign(%s)) = %+v, %v; want %+v", p, c, err, want)
 		}
@@ -397,7 +408,7 @@ func BenchmarkVerify(b *testing.B) {
 	token, _ := s.Issue("", "Ann", now)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := s.Verify(token); err != nil {
+		if _, err := s.Verify(token, now); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -408,5 +419,93 @@ func BenchmarkIssue(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		s.Issue("3f1c9a2e-0000-4000-8000-000000000001", "Ann", now)
+	}
+}
+
+// TestVerifyExpiry checks the validity period of a token: from MaxClockSkew
+// before its issue time to the Signer's max age after it, both ends
+// included, for the default max age and a shorter one. Outside it the token
+// is expired, and nothing else.
+func TestVerifyExpiry(t *testing.T) {
+	t.Parallel()
+	hour, err := NewSigner(testSecret(1), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := newTestSigner(t, 1)
+	tests := []struct {
+		name    string
+		s       *Signer
+		age     time.Duration // of the token when it is verified
+		expired bool
+	}{
+		{"just issued", def, 0, false},
+		{"a day old", def, 24 * time.Hour, false},
+		{"at the default max age", def, DefaultMaxAge, false},
+		{"a second past the default max age", def, DefaultMaxAge + time.Second, true},
+		{"a year old", def, 365 * 24 * time.Hour, true},
+		{"at a max age of an hour", hour, time.Hour, false},
+		{"past a max age of an hour", hour, time.Hour + time.Second, true},
+		{"issued within the clock skew", def, -MaxClockSkew, false},
+		{"issued beyond the clock skew", def, -MaxClockSkew - time.Second, true},
+		{"issued a year ahead", def, -365 * 24 * time.Hour, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			issued := now.Truncate(time.Second)
+			token, want := tt.s.Issue("u-1", "Ann", issued)
+			c, err := tt.s.Verify(token, issued.Add(tt.age))
+			if !tt.expired {
+				if err != nil || c != want {
+					t.Fatalf("Verify at age %v = %+v, %v; want %+v", tt.age, c, err, want)
+				}
+				return
+			}
+			if !errors.Is(err, ErrExpired) || errors.Is(err, ErrMalformed) || errors.Is(err, ErrBadSignature) {
+				t.Fatalf("Verify at age %v = %+v, %v; want ErrExpired alone", tt.age, c, err)
+			}
+			if c != (Claims{}) {
+				t.Fatalf("expired token returned claims %+v", c)
+			}
+		})
+	}
+}
+
+// TestVerifyExpiryExtremes checks issue times at the ends of what a signed
+// payload can hold: they are expired, not accepted by an overflow.
+func TestVerifyExpiryExtremes(t *testing.T) {
+	t.Parallel()
+	s := newTestSigner(t, 1)
+	for _, issued := range []int64{math.MinInt64, math.MinInt64 / 2, -1, math.MaxInt64 / 2, math.MaxInt64} {
+		token := s.sign(fmt.Appendf(nil, `{"u":"u-1","n":"Ann","t":%d}`, issued))
+		if c, err := s.Verify(token, now); !errors.Is(err, ErrExpired) {
+			t.Errorf("Verify of a token issued at %d = %+v, %v; want ErrExpired", issued, c, err)
+		}
+	}
+}
+
+// TestNewSignerMaxAge checks the max ages NewSigner takes: zero is the
+// default, a negative one is refused.
+func TestNewSignerMaxAge(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		maxAge time.Duration
+		want   time.Duration // 0: refused
+	}{
+		{0, DefaultMaxAge},
+		{time.Minute, time.Minute},
+		{-time.Second, 0},
+	}
+	for _, tt := range tests {
+		s, err := NewSigner(testSecret(1), tt.maxAge)
+		switch {
+		case tt.want == 0 && err == nil:
+			t.Errorf("NewSigner(%v) accepted a negative max age", tt.maxAge)
+		case tt.want != 0 && err != nil:
+			t.Errorf("NewSigner(%v): %v", tt.maxAge, err)
+		case tt.want != 0 && s.MaxAge() != tt.want:
+			t.Errorf("NewSigner(%v).MaxAge() = %v, want %v", tt.maxAge, s.MaxAge(), tt.want)
+		}
 	}
 }

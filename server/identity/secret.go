@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 )
@@ -13,19 +14,33 @@ import (
 // secretFile is the name of the secret's file in the data directory.
 const secretFile = "secret"
 
+// SecretPerm is the mode of the secret's file: 0o600, readable by the
+// server's user alone, since whoever reads the secret can sign tokens as
+// anyone. LoadOrCreateSecret creates the file so and tightens a file found
+// readable or writable by others to it.
+const SecretPerm fs.FileMode = 0o600
+
 // LoadOrCreateSecret returns the signing secret kept in dir/secret, creating
 // it on first start: SecretLen random bytes from crypto/rand, in a file of
-// mode 0600, written to a temporary file and renamed into place so that a
-// crash never leaves a partial secret. dir is created with mode 0700 if it is
-// missing. A secret file of any other size than SecretLen is an error, not
+// mode SecretPerm, written to a temporary file and renamed into place so that
+// a crash never leaves a partial secret. dir is created with mode 0700 if it
+// is missing. A secret file of any other size than SecretLen is an error, not
 // replaced: replacing the secret would sign everyone out, so it is left to a
 // person (delete the file to start over).
 //
-// One server process should own dir: two processes creating the secret at
-// the same instant could each use their own before one rename wins.
-func LoadOrCreateSecret(dir string) ([]byte, error) {
+// A secret file that group or others may read or write is set to SecretPerm,
+// and a warning goes to log (nil means slog.Default()): whoever could read it
+// could sign tokens, which only replacing the secret revokes.
+//
+// One server process should own dir (see package datadir): two processes
+// creating the secret at the same instant could each use their own before
+// one rename wins.
+func LoadOrCreateSecret(dir string, log *slog.Logger) ([]byte, error) {
+	if log == nil {
+		log = slog.Default()
+	}
 	path := filepath.Join(dir, secretFile)
-	secret, err := readSecret(path)
+	secret, err := readSecret(path, log)
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return secret, err
 	}
@@ -42,14 +57,30 @@ func LoadOrCreateSecret(dir string) ([]byte, error) {
 	return secret, nil
 }
 
-// readSecret reads the secret at path. An error wraps fs.ErrNotExist when
-// there is no file.
-func readSecret(path string) ([]byte, error) {
+// readSecret reads the secret at path, first setting its mode to SecretPerm
+// if others may read or write it, with a warning to log. An error wraps
+// fs.ErrNotExist when there is no file.
+func readSecret(path string, log *slog.Logger) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("identity: read secret: %w", err)
 	}
 	defer f.Close()
+	// The open file's mode, not the path's: it is the file read below.
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("identity: read secret %s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("identity: secret %s is not a regular file (%v)", path, fi.Mode().Type())
+	}
+	if mode := fi.Mode().Perm(); mode&0o077 != 0 {
+		if err := f.Chmod(SecretPerm); err != nil {
+			return nil, fmt.Errorf("identity: secret %s has mode %04o and cannot be made %04o: %w", path, mode, SecretPerm, err)
+		}
+		log.Warn("the identity secret was open to other users: its mode is now private; if anyone may have read it, replace it (delete the file: everyone becomes a new user)",
+			"path", path, "mode", fmt.Sprintf("%04o", mode), "now", fmt.Sprintf("%04o", SecretPerm))
+	}
 	// One byte more than a secret tells a long file from a good one without
 	// reading all of it.
 	b, err := io.ReadAll(io.LimitReader(f, SecretLen+1))
@@ -62,7 +93,7 @@ func readSecret(path string) ([]byte, error) {
 	return b, nil
 }
 
-// writeFileAtomic writes b to path with mode 0600 through a temporary file in
+// writeFileAtomic writes b to path with mode SecretPerm through a temporary file in
 // the same directory, synced and then renamed over path.
 func writeFileAtomic(path string, b []byte) (err error) {
 	dir := filepath.Dir(path)
@@ -77,7 +108,7 @@ func writeFileAtomic(path string, b []byte) (err error) {
 		}
 	}()
 	// CreateTemp already uses 0600; Chmod states it and holds on any system.
-	if err := tmp.Chmod(0o600); err != nil {
+	if err := tmp.Chmod(SecretPerm); err != nil {
 		return err
 	}
 	if _, err := tmp.Write(b); err != nil {
