@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/chatwasm/chat/app"
 	"github.com/chatwasm/chat/server"
@@ -50,9 +51,30 @@ func run() error {
 	history := flag.Int("history", 0, "messages a person joining fresh sees (0: 100; at most 1000)")
 	retainCount := flag.Int("retain", 0, "messages kept per room (0: 10000, -1: no limit)")
 	retainAge := flag.Duration("retain-age", 0, "how long messages are kept, e.g. 720h (0: no limit)")
-	rate := flag.Float64("rate", 0, "messages per second a connection, and a user, may send (0: 10)")
-	burst := flag.Int("burst", 0, "messages a connection, and a user, may send at once (0: 20)")
+	rate := flag.Float64("rate", 0, "messages per second a connection, and a user, may send (0: 10, -1: no limit)")
+	burst := flag.Int("burst", 0, "messages a connection, and a user, may send at once (0: 20, -1: no limit)")
+	hosts := flag.String("hosts", os.Getenv("HOSTS"),
+		"comma-separated host names the server answers to besides IP addresses and localhost, e.g. chat.example.com,*.example.org (env HOSTS)")
+	proxies := flag.String("trusted-proxies", os.Getenv("TRUSTED_PROXIES"),
+		"comma-separated CIDRs of reverse proxies whose X-Forwarded-For gives the client IP, e.g. 10.0.0.0/8 (env TRUSTED_PROXIES)")
+	ipConns := flag.Int("ip-conns", 0, "WebSockets one client IP may hold (0: 64, -1: no limit)")
+	maxConns := flag.Int("max-conns", 0, "WebSockets the server holds in all (0: 10000, -1: no limit)")
+	ipRate := flag.Float64("ip-rate", 0, "messages per second all users of one client IP may send together (0: 50, -1: no limit)")
+	ipBurst := flag.Int("ip-burst", 0, "messages all users of one client IP may send at once (0: 100, -1: no limit)")
+	ipIdentities := flag.Float64("ip-identities", 0, "new identities one client IP may get per minute (0: 10, -1: no limit)")
+	ipIdentityBurst := flag.Int("ip-identity-burst", 0, "new identities one client IP may get at once (0: 20, -1: no limit)")
+	var joinTimeout, writeTimeout, idleTimeout, dedupAge limitDuration
+	flag.Var(&dedupAge, "dedup-age", "how long the ids of accepted messages are kept to recognise a resend (0: 720h, -1: forever)")
+	tokenAge := flag.Duration("token-age", 0, "how long an identity token stays valid; each join renews it (0: 720h)")
+	flag.Var(&joinTimeout, "join-timeout", "how long a WebSocket may stay open without joining (0: 60s, -1: no limit)")
+	flag.Var(&writeTimeout, "write-timeout", "how long one response other than the WebSocket may take to send (0: 2m, -1: no limit)")
+	flag.Var(&idleTimeout, "idle-timeout", "how long a keep-alive connection may wait for its next request (0: 10s, -1: no limit)")
 	flag.Parse()
+
+	trusted, err := server.ParsePrefixes(splitList(*proxies))
+	if err != nil {
+		return fmt.Errorf("-trusted-proxies: %w", err)
+	}
 
 	var assets fs.FS = web
 	if *webDir != "" {
@@ -60,15 +82,27 @@ func run() error {
 	}
 	app.Routes()
 	srv, err := server.New(server.Config{
-		Assets:         assets,
-		Version:        version,
-		AllowedOrigins: splitList(*origins),
-		DataDir:        *dataDir,
-		History:        *history,
-		Retention:      store.Options{MaxMessages: *retainCount, MaxAge: *retainAge},
-		RateLimit:      *rate,
-		RateBurst:      *burst,
-		Logger:         slog.New(slog.NewTextHandler(os.Stderr, nil)),
+		Assets:          assets,
+		Version:         version,
+		AllowedOrigins:  splitList(*origins),
+		Hosts:           splitList(*hosts),
+		TrustedProxies:  trusted,
+		MaxConnsPerIP:   *ipConns,
+		MaxConns:        *maxConns,
+		JoinTimeout:     time.Duration(joinTimeout),
+		WriteTimeout:    time.Duration(writeTimeout),
+		IdleTimeout:     time.Duration(idleTimeout),
+		IPRate:          *ipRate,
+		IPBurst:         *ipBurst,
+		IPIdentities:    *ipIdentities,
+		IPIdentityBurst: *ipIdentityBurst,
+		DataDir:         *dataDir,
+		History:         *history,
+		Retention:       store.Options{MaxMessages: *retainCount, MaxAge: *retainAge, DedupAge: time.Duration(dedupAge)},
+		TokenMaxAge:     *tokenAge,
+		RateLimit:       *rate,
+		RateBurst:       *burst,
+		Logger:          slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	})
 	if err != nil {
 		return err
@@ -99,4 +133,23 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// limitDuration is a duration flag for a limit: "0" means the default and
+// "-1" (or any negative duration) no limit, as for the numeric limits.
+type limitDuration time.Duration
+
+func (d *limitDuration) String() string { return time.Duration(*d).String() }
+
+func (d *limitDuration) Set(s string) error {
+	if s == "-1" {
+		*d = -1
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration such as 30s or 2m, nor -1", s)
+	}
+	*d = limitDuration(v)
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/coder/websocket"
 	"github.com/google/uuid"
 
 	"github.com/chatwasm/chat/app/event"
@@ -129,7 +130,8 @@ type Update struct {
 	Outbox []OutboxItem
 	// JoinRefused is the server's refusal of the Join (such as
 	// invalid_name), nil when none. After invalid_name the Session has no
-	// name: the person must choose another and call Join.
+	// name: the person must choose another and call Join. After
+	// rate_limited it joins again by itself once the server allows.
 	JoinRefused *event.Error
 	// Refusals are the server's other refusals that no outbox item
 	// explains (a client bug, or a newer server's rule).
@@ -420,6 +422,13 @@ func (s *Session) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if quietClose(err, joined, lived) {
+			// The server closes a connection that has not joined in a
+			// while (the person is still choosing a name): open the
+			// next one at once, with nothing to show for it.
+			attempt = 0
+			continue
+		}
 		// A connection that joined, or lasted longer than the longest
 		// wait (a person who has not chosen a name yet), was a success.
 		if joined || lived > s.backoff.limit() {
@@ -431,6 +440,17 @@ func (s *Session) Run(ctx context.Context) error {
 		}
 		attempt++
 	}
+}
+
+// minQuietLife is how long a connection must have lived for its
+// event.StatusJoinTimeout close to be redialled at once: 1 s keeps a server
+// with a broken join timeout from being dialled in a loop.
+const minQuietLife = time.Second
+
+// quietClose reports whether a connection ended only because it had not
+// joined in time (event.StatusJoinTimeout), which is no failure to report.
+func quietClose(err error, joined bool, lived time.Duration) bool {
+	return !joined && lived >= minQuietLife && websocket.CloseStatus(err) == event.StatusJoinTimeout
 }
 
 // pause waits d, or less if Wake is called, reporting outbox changes
@@ -475,6 +495,8 @@ type link struct {
 	joined   bool // Joined arrived: the outbox may be sent
 	held     bool // the outbox's head waits for hold to fire
 	hold     <-chan time.Time
+	// rejoin fires when a Join refused as rate-limited may be sent again.
+	rejoin <-chan time.Time
 	failures int // internal refusals of the outbox's head in a row
 	limited  int // rate-limit refusals of the outbox's head in a row
 }
@@ -547,6 +569,11 @@ func (s *Session) serve(ctx context.Context, conn *Conn) (joined bool, err error
 			}
 		case <-l.hold:
 			l.held, l.hold = false, nil
+		case <-l.rejoin:
+			l.rejoin = nil
+			if err := s.join(ctx, l); err != nil {
+				return drop(err)
+			}
 		case <-s.wake:
 			// Connected: nothing to wake.
 		}
@@ -560,7 +587,7 @@ func (s *Session) serve(ctx context.Context, conn *Conn) (joined bool, err error
 // join sends the Join once the Session has a name and the connection has
 // not joined yet.
 func (s *Session) join(ctx context.Context, l *link) error {
-	if l.joined || l.joinSent {
+	if l.joined || l.joinSent || l.rejoin != nil {
 		return nil
 	}
 	s.mu.Lock()
@@ -698,8 +725,17 @@ func (s *Session) refused(l *link, e event.Error, u *Update) {
 	// without an outbox id is the Join's.
 	if !l.joined && l.joinSent {
 		l.joinSent = false
-		if e.Code == event.CodeInvalidName {
+		switch e.Code {
+		case event.CodeInvalidName:
 			s.name = ""
+		case event.CodeRateLimited:
+			// Too many joins for now (a crowd behind one network, a
+			// reconnect storm): join again when the server says.
+			d := time.Duration(e.RetryAfter) * time.Millisecond
+			if d <= 0 {
+				d = s.backoff.Ceiling(0)
+			}
+			l.rejoin = time.After(min(d, maxRetryAfter))
 		}
 		u.JoinRefused = &e
 		return

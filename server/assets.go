@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -23,17 +24,60 @@ var encodings = []struct{ name, suffix string }{
 	{"gzip", ".gz"},
 }
 
-// assets serves the web directory to go-app's Handler. It is both the
-// Handler's ResourceResolver and the http.Handler the Handler hands every
-// /web/ request, which lets it answer with a precompressed variant chosen by
-// Accept-Encoding.
+// assets serves the web directory: each file precompressed when the client
+// accepts an encoding that has a variant, with an ETag of its own bytes, so
+// that each resource and each encoding has its own and a 304 is only given
+// for the bytes the client holds.
 type assets struct {
-	fs fs.FS // holds the directory "web"
+	fs    fs.FS             // holds the directory "web"
+	etags map[string]string // file name in fs → its ETag
+}
+
+// newAssets hashes every file under web/ in fsys, once: the ETags, and the
+// version when none is configured.
+func newAssets(fsys fs.FS) (*assets, error) {
+	a := &assets{fs: fsys, etags: make(map[string]string)}
+	err := fs.WalkDir(fsys, "web", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		f, err := fsys.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			return err
+		}
+		a.etags[p] = `"` + hex.EncodeToString(h.Sum(nil)[:12]) + `"`
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("hash web assets: %w", err)
+	}
+	return a, nil
+}
+
+// version returns a version derived from the content of every file under
+// web/: the same build always gets the same version, so a restart does not
+// look like a release to browsers, and any change to the client does.
+func (a *assets) version() string {
+	names := make([]string, 0, len(a.etags))
+	for name := range a.etags {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	h := sha256.New()
+	for _, name := range names {
+		_, _ = io.WriteString(h, name+"\x00"+a.etags[name]+"\x00")
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 // Resolve maps a go-app resource location to its URL path: locations under
 // web/ become "/web/…" once (never "/web/web/…"), others are left alone.
-func (a assets) Resolve(location string) string {
+func (a *assets) Resolve(location string) string {
 	if location == "" || location == "/" {
 		return "/"
 	}
@@ -47,17 +91,20 @@ func (a assets) Resolve(location string) string {
 	return "/" + trimmed
 }
 
-// ServeHTTP serves the file at the request's path, precompressed when the
+// serve serves the file at urlPath ("/web/…"), precompressed when the
 // client accepts an encoding that has a variant on disk. Content-Type is
-// always that of the uncompressed file.
-func (a assets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	name := strings.TrimPrefix(path.Clean(r.URL.Path), "/")
+// always that of the uncompressed file. Anything outside web/ is 404.
+func (a *assets) serve(w http.ResponseWriter, r *http.Request, urlPath string) {
+	name := strings.TrimPrefix(path.Clean(urlPath), "/")
 	if !strings.HasPrefix(name, "web/") || !fs.ValidPath(name) {
 		http.NotFound(w, r)
 		return
 	}
 	h := w.Header()
 	h.Add("Vary", "Accept-Encoding")
+	// Revalidate every time: the ETag makes that a 304 of a few bytes, and
+	// a new deploy is seen at once.
+	h.Set("Cache-Control", "no-cache")
 	if ct := mime.TypeByExtension(path.Ext(name)); ct != "" {
 		h.Set("Content-Type", ct)
 	}
@@ -73,7 +120,7 @@ func (a assets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				// ServeContent leaves the length out once an encoding is set.
 				h.Set("Content-Length", strconv.FormatInt(info.Size(), 10))
 			}
-			serveFile(w, r, name, f)
+			a.serveFile(w, r, name+enc.suffix, f)
 			return
 		}
 	}
@@ -83,16 +130,20 @@ func (a assets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
-	serveFile(w, r, name, f)
+	a.serveFile(w, r, name, f)
 }
 
 // serveFile writes f with http.ServeContent, which handles Range and
-// conditional requests; files that cannot seek are copied as they are.
-func serveFile(w http.ResponseWriter, r *http.Request, name string, f fs.File) {
+// conditional requests against the file's ETag; files that cannot seek are
+// copied as they are.
+func (a *assets) serveFile(w http.ResponseWriter, r *http.Request, name string, f fs.File) {
 	info, err := f.Stat()
 	if err != nil || info.IsDir() {
 		http.NotFound(w, r)
 		return
+	}
+	if etag := a.etags[name]; etag != "" {
+		w.Header().Set("ETag", etag)
 	}
 	if rs, ok := f.(io.ReadSeeker); ok {
 		http.ServeContent(w, r, name, info.ModTime(), rs)
@@ -131,28 +182,4 @@ func wasmSize(fsys fs.FS) (int64, error) {
 		return 0, fmt.Errorf("client binary %s: %w (build it with make wasm)", WasmFile, err)
 	}
 	return info.Size(), nil
-}
-
-// contentVersion returns a version derived from the content of every file
-// under web/: the same build always gets the same version, so a restart does
-// not look like a release to browsers, and any change to the client does.
-func contentVersion(fsys fs.FS) (string, error) {
-	h := sha256.New()
-	err := fs.WalkDir(fsys, "web", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		f, err := fsys.Open(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		_, _ = io.WriteString(h, p+"\x00")
-		_, err = io.Copy(h, f)
-		return err
-	})
-	if err != nil {
-		return "", fmt.Errorf("hash web assets: %w", err)
-	}
-	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }

@@ -371,12 +371,14 @@ func TestPathTraversal(t *testing.T) {
 	}
 
 	// The assets handler alone, as if the router passed the path as it is.
-	h := assets{fs: fsys}
+	h, err := newAssets(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, path := range []string{"/web/../go.mod", "/web/../../go.mod", "/web/./../go.mod", "web/../go.mod", "/web/..", "/web/app.css/../../go.mod"} {
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
-		r.URL.Path = path
 		w := httptest.NewRecorder()
-		h.ServeHTTP(w, r)
+		h.serve(w, r, path)
 		if w.Code != http.StatusNotFound || bytes.Contains(w.Body.Bytes(), []byte(goModMarker)) {
 			t.Errorf("assets.ServeHTTP(%q): status %d, body %.80q; want 404", path, w.Code, w.Body.Bytes())
 		}
@@ -402,7 +404,7 @@ func TestResolve(t *testing.T) {
 		{"/webfonts/x.woff2", "/webfonts/x.woff2"},
 		{"https://cdn.example.com/web/app.css", "https://cdn.example.com/web/app.css"},
 	}
-	a := assets{fs: assetFiles()}
+	a := &assets{fs: assetFiles()}
 	for _, tt := range tests {
 		got := a.Resolve(tt.location)
 		if got != tt.want {

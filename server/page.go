@@ -1,8 +1,11 @@
 package server
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"strconv"
+	"strings"
 
 	goapp "github.com/maxence-charriere/go-app/v10/pkg/app"
 )
@@ -13,21 +16,33 @@ const (
 	backgroundColor = "#f5f6fa" // the page background while the app starts
 )
 
-// pageHandler returns go-app's handler for the page, the service worker, the
-// manifest and the web/ files, configured as an installable PWA whose every
-// resource is local.
+// rootFiles are the files go-app v10 serves at the root by fetching
+// http://<request Host>/web/<file> when its Resources is an http.Handler
+// (Handler.serveProxyResource), and caches for everyone: with a foreign Host
+// that is a request to any server the attacker names and a stored XSS on
+// this origin. The server answers them itself, from web/ or 404, before
+// go-app sees the request, and gives go-app a Resources that is not an
+// http.Handler, so that code can never use the Host.
+var rootFiles = map[string]bool{"/robots.txt": true, "/sitemap.xml": true, "/ads.txt": true}
+
+// pageHandler returns the handler of every path but the WebSocket: the web/
+// files and the client binary, precompressed; the root files; and go-app's
+// page, service worker and manifest, configured as an installable PWA whose
+// every resource is local.
 func (s *Server) pageHandler() (http.Handler, error) {
+	files, err := newAssets(s.cfg.Assets)
+	if err != nil {
+		return nil, err
+	}
 	size, err := wasmSize(s.cfg.Assets)
 	if err != nil {
 		return nil, err
 	}
 	s.version = s.cfg.Version
 	if s.version == "" {
-		if s.version, err = contentVersion(s.cfg.Assets); err != nil {
-			return nil, err
-		}
+		s.version = files.version()
 	}
-	return &goapp.Handler{
+	app := &goapp.Handler{
 		Name:            "Chat",
 		ShortName:       "Chat",
 		Title:           "Chat",
@@ -44,8 +59,110 @@ func (s *Server) pageHandler() (http.Handler, error) {
 		},
 		Styles:            []string{"/web/app.css"},
 		RawHeaders:        []string{`<meta name="color-scheme" content="light dark">`},
-		Resources:         assets{fs: s.cfg.Assets},
+		Resources:         resolver{files},
 		Version:           s.version,
 		WasmContentLength: strconv.FormatInt(size, 10),
-	}, nil
+	}
+	return &pages{files: files, app: app, version: s.version}, nil
+}
+
+// resolver hands go-app the asset paths without being an http.Handler:
+// go-app then never serves a file itself, and never proxies one through the
+// request's Host.
+type resolver struct{ files *assets }
+
+// Resolve implements goapp.ResourceResolver.
+func (r resolver) Resolve(location string) string { return r.files.Resolve(location) }
+
+// pages routes what is not the WebSocket.
+type pages struct {
+	files   *assets
+	app     http.Handler
+	version string
+}
+
+// ServeHTTP serves a web/ file, the client binary or a root file from the
+// assets, and everything else through go-app, with an ETag of its own.
+func (p *pages) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// go-app serves its files under /<version>/ as well.
+	name := r.URL.Path
+	if rest, ok := strings.CutPrefix(name, "/"+p.version+"/"); ok {
+		name = "/" + rest
+	}
+	switch {
+	case strings.HasPrefix(name, "/web/"):
+		p.files.serve(w, r, name)
+	case name == "/app.wasm" || name == "/goapp.wasm":
+		p.files.serve(w, r, "/"+WasmFile)
+	case rootFiles[name]:
+		p.files.serve(w, r, "/web"+name)
+	default:
+		p.serveApp(w, r)
+	}
+}
+
+// serveApp serves go-app's page, scripts, worker or manifest. go-app gives
+// every response the same ETag, the version, and answers a matching
+// If-None-Match with 304 whatever the path. Instead each response is tagged
+// with a hash of the version and its URL, which is all go-app's responses
+// depend on, and the server answers conditional requests itself, so that a
+// 304 is only ever given for the resource it belongs to. The tag is weak:
+// go-app renders the same page with its attributes in any order.
+func (p *pages) serveApp(w http.ResponseWriter, r *http.Request) {
+	sum := sha256.Sum256([]byte(p.version + "\x00" + r.URL.Path + "?" + r.URL.RawQuery))
+	etag := `W/"` + hex.EncodeToString(sum[:12]) + `"`
+	h := w.Header()
+	// No variant by encoding here, but caches must not mix these
+	// responses with a compressed one from elsewhere on the origin.
+	h.Set("Vary", "Accept-Encoding")
+	if match := r.Header.Get("If-None-Match"); match != "" && etagMatches(match, etag) {
+		h.Set("ETag", etag)
+		h.Set("Cache-Control", "no-cache")
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	r2 := r.Clone(r.Context())
+	r2.Header.Del("If-None-Match")
+	r2.Header.Del("If-Modified-Since")
+	p.app.ServeHTTP(&tagger{ResponseWriter: w, etag: etag}, r2)
+}
+
+// etagMatches reports whether an If-None-Match value lists etag (weak
+// comparison, as RFC 9110 asks for If-None-Match) or is "*".
+func etagMatches(header, etag string) bool {
+	etag = strings.TrimPrefix(etag, "W/")
+	for item := range strings.SplitSeq(header, ",") {
+		item = strings.TrimPrefix(strings.TrimSpace(item), "W/")
+		if item == "*" || item == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// tagger replaces go-app's ETag with the resource's own as the response's
+// header goes out, and drops it from anything but a 200.
+type tagger struct {
+	http.ResponseWriter
+	etag  string
+	wrote bool
+}
+
+func (t *tagger) WriteHeader(status int) {
+	if !t.wrote {
+		t.wrote = true
+		if status == http.StatusOK {
+			t.Header().Set("ETag", t.etag)
+		} else {
+			t.Header().Del("ETag")
+		}
+	}
+	t.ResponseWriter.WriteHeader(status)
+}
+
+func (t *tagger) Write(b []byte) (int, error) {
+	if !t.wrote {
+		t.WriteHeader(http.StatusOK)
+	}
+	return t.ResponseWriter.Write(b)
 }

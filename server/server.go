@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -24,7 +25,9 @@ import (
 // SocketPath is where the WebSocket endpoint is served.
 const SocketPath = "/ws"
 
-// Rate limits of Config.
+// Limits of Config, each the value a zero field means. For every one of
+// them a negative value in Config switches the limit off: a load test from
+// one machine needs that; a server on the internet never does.
 const (
 	// DefaultRateLimit is the sustained messages per second of a connection
 	// and of a user: 10/s is faster than anyone types and slower than a bot.
@@ -32,11 +35,68 @@ const (
 	// DefaultRateBurst is how many messages may go at once: 20 lets a client
 	// flush an outbox of a short offline period without waiting.
 	DefaultRateBurst = 20
+
+	// DefaultIPRate is the sustained messages per second of all the users
+	// behind one client IP together: 50/s lets a whole office behind one NAT
+	// chat at once, and caps what one machine minting identities can send.
+	DefaultIPRate = 50
+	// DefaultIPBurst is how many messages one client IP may send at once:
+	// 100, five users flushing a full outbox burst each.
+	DefaultIPBurst = 100
+
+	// DefaultIPIdentities is how many new identities (joins without a valid
+	// token) one client IP may get per minute: 10, a classroom arriving
+	// behind one NAT, while a script minting users to escape the per-user
+	// limits gets 10 a minute.
+	DefaultIPIdentities = 10
+	// DefaultIPIdentityBurst is how many new identities one client IP may
+	// get at once: 20.
+	DefaultIPIdentityBurst = 20
+
+	// DefaultMaxConnsPerIP is how many WebSockets one client IP may hold:
+	// 64 covers a household or an office behind one NAT with several tabs
+	// each, and stops one machine from holding thousands.
+	DefaultMaxConnsPerIP = 64
+	// DefaultMaxConns is how many WebSockets the server holds in all:
+	// 10,000 at about 75 KB each is under 1 GB, which a small machine has;
+	// beyond it a new socket is refused rather than the process run out of
+	// memory.
+	DefaultMaxConns = 10000
+
+	// DefaultWriteTimeout bounds the whole response of a request other
+	// than the WebSocket: 2 minutes sends the compressed client (1.5 MB) to
+	// a 100 kbit/s phone, while a client that reads nothing stops holding
+	// the server's send buffers after that.
+	DefaultWriteTimeout = 2 * time.Minute
+	// DefaultIdleTimeout closes a keep-alive connection that carries no
+	// request: 10 s, since a page loads its few files in one burst and the
+	// service worker serves later loads, while each idle connection costs a
+	// goroutine and buffers.
+	DefaultIdleTimeout = 10 * time.Second
+)
+
+// maxHeaderBytes bounds a request's header: 16 KiB holds any browser's
+// headers and cookies for this site (it sets none), against the 1 MB that
+// net/http allows by default.
+const maxHeaderBytes = 16 << 10
+
+// userJoinRate and userJoinBurst bound the joins of one user (a known
+// token) across every IP: 10 at once (a reconnect storm after a restart,
+// several tabs), then one a second. They are not per IP, so that after a
+// restart everyone behind one NAT gets back in at once.
+const (
+	userJoinRate  = 1
+	userJoinBurst = 10
 )
 
 // pruneInterval is how often the retention limits are applied: once a
 // minute keeps the store near its limits at a negligible cost.
 const pruneInterval = time.Minute
+
+// readHeaderTimeout bounds the reading of a request's header: 10 s, ample
+// for a slow phone, while a client trickling a header byte by byte (slowloris)
+// holds a connection no longer.
+const readHeaderTimeout = 10 * time.Second
 
 // shutdownTimeout bounds how long Run waits for HTTP requests in flight
 // after its context ends: 5 s lets a page or app.wasm download finish.
@@ -54,6 +114,46 @@ type Config struct {
 	// hash of the files in Assets, so that a restart of the same build is not
 	// mistaken for a release.
 	Version string
+
+	// Hosts lists the host names the server answers to (path.Match
+	// patterns such as "chat.example.com" or "*.example.org"), besides IP
+	// literals and localhost, which it always answers to. A request (page
+	// or WebSocket) for any other name gets 403: a DNS-rebinding page
+	// controls Origin and Host alike, so the server must know its names.
+	// Zero value means IP literals and localhost only.
+	Hosts []string
+
+	// TrustedProxies are the networks of the reverse proxies in front of
+	// the server: from a peer in one of them, the client IP is read from
+	// X-Forwarded-For. Zero value means none: the client IP is the peer.
+	TrustedProxies []netip.Prefix
+
+	// MaxConnsPerIP bounds the WebSockets of one client IP (an IPv6 /64);
+	// beyond it an upgrade gets 429. Zero value means DefaultMaxConnsPerIP
+	// (64); negative, no limit.
+	MaxConnsPerIP int
+	// MaxConns bounds the WebSockets of the server; beyond it an upgrade
+	// gets 503. Zero value means DefaultMaxConns (10,000); negative, no
+	// limit.
+	MaxConns int
+
+	// JoinTimeout is how long a WebSocket may stay open without joining;
+	// it is then closed with event.StatusJoinTimeout. Zero value means
+	// event.JoinTimeout (60 s); negative, no limit.
+	JoinTimeout time.Duration
+
+	// WriteTimeout bounds each response but the WebSocket's, and
+	// IdleTimeout a keep-alive connection without a request, in Run. Zero
+	// values mean DefaultWriteTimeout (2 min) and DefaultIdleTimeout
+	// (10 s); negative, no limit.
+	WriteTimeout time.Duration
+	IdleTimeout  time.Duration
+
+	// TokenMaxAge is how long an identity token stays valid; every join
+	// returns a fresh one, so only a person away that long becomes a new
+	// user. Zero value means identity.DefaultMaxAge (30 days); tokens
+	// always expire, so a negative value is an error.
+	TokenMaxAge time.Duration
 
 	// AllowedOrigins lists the origins, besides the server's own host, whose
 	// pages may open a WebSocket: host patterns such as "chat.example.com" or
@@ -85,8 +185,23 @@ type Config struct {
 	// across its connections, may send: a token bucket of RateBurst tokens
 	// refilled at RateLimit per second. Zero values mean DefaultRateLimit
 	// (10/s) and DefaultRateBurst (20).
+	// Negative values mean no limit.
 	RateLimit float64
 	RateBurst int
+
+	// IPRate and IPBurst bound the messages of all users of one client IP
+	// together. Zero values mean DefaultIPRate (50/s) and DefaultIPBurst
+	// (100); negative, no limit.
+	IPRate  float64
+	IPBurst int
+
+	// IPIdentities (per minute) and IPIdentityBurst bound the new
+	// identities one client IP gets: joins without a valid token. Joins
+	// with one are limited per user instead. Zero values mean
+	// DefaultIPIdentities (10 a minute) and DefaultIPIdentityBurst (20);
+	// negative, no limit.
+	IPIdentities    float64
+	IPIdentityBurst int
 
 	// HeartbeatInterval and HeartbeatTimeout override the protocol's
 	// heartbeat (event.HeartbeatInterval, event.HeartbeatTimeout), for
@@ -106,12 +221,15 @@ type Server struct {
 	store   *store.Store
 	dir     *datadir.Dir // cfg.DataDir, locked by this process until Close
 	signer  *identity.Signer
-	limits  *userLimits
+	hosts   hostPolicy
+	limits  limits
 	mux     *http.ServeMux
 	version string
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
+	ipConns  map[string]int // open WebSockets by ipKey, upgrades included
+	sockets  int            // open WebSockets, upgrades included
 	stopping bool
 	serving  sync.WaitGroup // connection handlers still running
 }
@@ -128,12 +246,17 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.RateLimit <= 0 {
-		cfg.RateLimit = DefaultRateLimit
-	}
-	if cfg.RateBurst <= 0 {
-		cfg.RateBurst = DefaultRateBurst
-	}
+	cfg.RateLimit = orDefault(cfg.RateLimit, DefaultRateLimit)
+	cfg.RateBurst = orDefault(cfg.RateBurst, DefaultRateBurst)
+	cfg.IPRate = orDefault(cfg.IPRate, DefaultIPRate)
+	cfg.IPBurst = orDefault(cfg.IPBurst, DefaultIPBurst)
+	cfg.IPIdentities = orDefault(cfg.IPIdentities, DefaultIPIdentities)
+	cfg.IPIdentityBurst = orDefault(cfg.IPIdentityBurst, DefaultIPIdentityBurst)
+	cfg.MaxConnsPerIP = orDefault(cfg.MaxConnsPerIP, DefaultMaxConnsPerIP)
+	cfg.MaxConns = orDefault(cfg.MaxConns, DefaultMaxConns)
+	cfg.JoinTimeout = orDefault(cfg.JoinTimeout, event.JoinTimeout)
+	cfg.WriteTimeout = orDefault(cfg.WriteTimeout, DefaultWriteTimeout)
+	cfg.IdleTimeout = orDefault(cfg.IdleTimeout, DefaultIdleTimeout)
 	if cfg.HeartbeatInterval <= 0 {
 		cfg.HeartbeatInterval = event.HeartbeatInterval
 	}
@@ -151,7 +274,7 @@ func New(cfg Config) (*Server, error) {
 		dir.Close()
 		return nil, fmt.Errorf("new server: %w", err)
 	}
-	signer, err := identity.NewSigner(secret, 0)
+	signer, err := identity.NewSigner(secret, cfg.TokenMaxAge)
 	if err != nil {
 		dir.Close()
 		return nil, fmt.Errorf("new server: %w", err)
@@ -162,12 +285,14 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("new server: %w", err)
 	}
 	s := &Server{
-		cfg:    cfg,
-		log:    cfg.Logger,
-		store:  st,
-		dir:    dir,
-		signer: signer,
-		limits: newUserLimits(cfg.RateLimit, cfg.RateBurst),
+		cfg:     cfg,
+		log:     cfg.Logger,
+		store:   st,
+		dir:     dir,
+		signer:  signer,
+		hosts:   newHostPolicy(cfg.Hosts),
+		limits:  newLimits(cfg),
+		ipConns: make(map[string]int),
 		hub: hub.New(hub.Config{
 			Store:         st,
 			History:       cfg.History,
@@ -205,8 +330,20 @@ func (s *Server) Close() error {
 // Version returns the client version the server announces.
 func (s *Server) Version() string { return s.version }
 
-// ServeHTTP routes a request to the WebSocket endpoint or to the app.
+// ServeHTTP answers a request for one of the server's host names: the
+// WebSocket endpoint, or the page and its files with the security headers and
+// a deadline for the whole response.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.hosts.allowed(r.Host) {
+		refuseHost(w)
+		return
+	}
+	setSecurityHeaders(w.Header())
+	if r.URL.Path != SocketPath && s.cfg.WriteTimeout > 0 {
+		// A client that reads nothing (of app.wasm, say) holds the
+		// server's buffers until this deadline, no longer.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+	}
 	s.mux.ServeHTTP(w, r)
 }
 
@@ -217,8 +354,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       max(s.cfg.IdleTimeout, 0),
+		MaxHeaderBytes:    maxHeaderBytes,
+		// No WriteTimeout: it would cut the WebSockets too, as hijacked
+		// connections keep the deadline. ServeHTTP sets one per response.
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	if s.cfg.IdleTimeout < 0 {
+		srv.IdleTimeout = -1 // net/http: negative is no limit, zero falls back to ReadTimeout
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -295,4 +439,13 @@ func (s *Server) closeConns() {
 		wg.Go(c.closeForRestart)
 	}
 	wg.Wait()
+}
+
+// orDefault returns def for a zero v, and v otherwise: negative values,
+// which switch a limit off, are kept.
+func orDefault[T int | float64 | time.Duration](v, def T) T {
+	if v == 0 {
+		return def
+	}
+	return v
 }

@@ -3,9 +3,11 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -13,7 +15,6 @@ import (
 
 	"github.com/chatwasm/chat/app/event"
 	"github.com/chatwasm/chat/server/hub"
-	"github.com/chatwasm/chat/server/identity"
 )
 
 // writeTimeout bounds one frame's write: 10 s. A socket that accepts no bytes
@@ -26,28 +27,45 @@ type conn struct {
 	srv    *Server
 	ws     *websocket.Conn
 	client *hub.Client
+	ip     string // the client IP's key in the per-IP limits (ipKey)
+	opened time.Time
 
-	// Rate limits of this connection and of its user; userLimit is set by
-	// the join. Only the reader touches them.
-	connLimit, userLimit *rate.Limiter
-	user                 string
+	// Rate limits of this connection, of its client IP and, from the
+	// join, of its user. Only the reader touches them.
+	connLimit, ipLimit, userLimit *rate.Limiter
+	user                          string
 
 	errors int // invalid frames so far; only the reader touches it
 
 	// log is shared by the reader and the writer: never reassigned.
 	log *slog.Logger
 
+	// joined is set by the join; joinExpired by the join timer, which then
+	// closes the connection with event.StatusJoinTimeout.
+	joined, joinExpired atomic.Bool
+
 	closeOnce sync.Once
+	closing   chan struct{} // closed by close: a paused reader stops waiting
 }
 
-// serveSocket upgrades the request and serves the connection until either
-// side closes it. websocket.Accept refuses a foreign Origin with 403.
+// serveSocket upgrades the request within the connection caps and serves
+// the connection until either side closes it. websocket.Accept refuses a
+// foreign Origin with 403.
 func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
+	ip := s.clientIP(r)
+	key := ipKey(ip)
+	if status, reason := s.reserve(key); status != 0 {
+		s.log.Debug("websocket refused", "ip", ip, "status", status, "reason", reason)
+		w.Header().Set("Retry-After", "10")
+		http.Error(w, reason, status)
+		return
+	}
+	defer s.unreserve(key)
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		OriginPatterns: s.cfg.AllowedOrigins,
 	})
 	if err != nil {
-		s.log.Warn("websocket refused", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
+		s.log.Debug("websocket refused", "ip", ip, "origin", r.Header.Get("Origin"), "err", err)
 		return
 	}
 	ws.SetReadLimit(event.MaxClientFrameBytes)
@@ -55,30 +73,67 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 		srv:       s,
 		ws:        ws,
 		client:    hub.NewClient(s.cfg.QueueBytes),
-		connLimit: rate.NewLimiter(rate.Limit(s.cfg.RateLimit), s.cfg.RateBurst),
-		log:       s.log.With("remote", r.RemoteAddr),
+		ip:        key,
+		opened:    time.Now(),
+		connLimit: connLimiter(s.cfg.RateLimit, s.cfg.RateBurst),
+		ipLimit:   s.limits.ipMsgs.acquire(key),
+		log:       s.log.With("ip", ip),
+		closing:   make(chan struct{}),
 	}
+	defer s.limits.ipMsgs.release(key)
 	if !s.track(c) {
 		c.close(websocket.StatusServiceRestart, "server restarting")
 		return
 	}
 	defer s.untrack(c)
+	c.log.Info("connection opened")
 	c.serve(r.Context())
 }
 
+// reserve counts one more WebSocket for the client IP key, or returns the
+// status and reason to refuse it with: 429 beyond Config.MaxConnsPerIP, 503
+// beyond Config.MaxConns.
+func (s *Server) reserve(key string) (status int, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cfg.MaxConns > 0 && s.sockets >= s.cfg.MaxConns {
+		return http.StatusServiceUnavailable, "the server is full: try again later"
+	}
+	if s.cfg.MaxConnsPerIP > 0 && s.ipConns[key] >= s.cfg.MaxConnsPerIP {
+		return http.StatusTooManyRequests, "too many connections from your network: close some tabs or try again later"
+	}
+	s.sockets++
+	s.ipConns[key]++
+	return 0, ""
+}
+
+// unreserve forgets a WebSocket counted by reserve.
+func (s *Server) unreserve(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sockets--
+	if s.ipConns[key]--; s.ipConns[key] <= 0 {
+		delete(s.ipConns, key)
+	}
+}
+
 // serve runs the writer and the reader until the connection ends, then
-// takes the client out of its room and closes the socket.
+// takes the client out of its room, closes the socket and logs one line.
 func (c *conn) serve(ctx context.Context) {
 	wctx, cancelWriter := context.WithCancel(ctx)
 	defer cancelWriter()
 	var writer sync.WaitGroup
 	writer.Go(func() { c.write(wctx) })
 
+	stopJoinWatch := c.watchJoin()
 	end := c.readAll(ctx)
+	stopJoinWatch()
 	c.srv.hub.Leave(c.client)
 	if c.userLimit != nil {
-		c.srv.limits.release(c.user)
+		c.srv.limits.userMsgs.release(c.user)
 	}
+	c.log.Info("connection closed", "user", c.user, "reason", end.why, "status", int(end.code),
+		"frames_refused", c.errors, "duration", time.Since(c.opened).Round(time.Millisecond))
 	if end.code == 0 {
 		// The peer is gone: nothing more can reach it.
 		c.client.Close()
@@ -94,11 +149,13 @@ func (c *conn) serve(ctx context.Context) {
 	c.close(end.code, end.reason)
 }
 
-// ending is how the server ends a connection; the zero value means the peer
-// ended it.
+// ending is how a connection ends: code and reason of the close frame the
+// server sends (zero when the peer ended it, or is gone), and why, for the
+// log.
 type ending struct {
 	code   websocket.StatusCode
 	reason string
+	why    string
 }
 
 // readAll reads until the connection must end, recovering a panic as a last
@@ -108,7 +165,7 @@ func (c *conn) readAll(ctx context.Context) (end ending) {
 	defer func() {
 		if p := recover(); p != nil {
 			c.log.Error("connection panicked", "panic", p)
-			end = ending{websocket.StatusInternalError, "internal error"}
+			end = ending{websocket.StatusInternalError, "internal error", "panic"}
 		}
 	}()
 	return c.read(ctx)
@@ -126,12 +183,13 @@ func (c *conn) read(ctx context.Context) ending {
 		timedOut := errors.Is(rctx.Err(), context.DeadlineExceeded)
 		cancel()
 		if err != nil {
-			if timedOut && ctx.Err() == nil {
-				c.log.Info("closed: heartbeat timeout", "timeout", c.srv.cfg.HeartbeatTimeout)
-				return ending{}
+			switch {
+			case c.joinExpired.Load():
+				return ending{why: "join timeout"} // closed with 4002 by the join timer
+			case timedOut && ctx.Err() == nil:
+				return ending{why: "heartbeat timeout"}
 			}
-			c.logClosed(err)
-			return ending{}
+			return ending{why: closedReason(err)}
 		}
 		if typ != websocket.MessageText {
 			c.refuse(event.ErrBadFrame, "")
@@ -139,10 +197,26 @@ func (c *conn) read(ctx context.Context) ending {
 			return end
 		}
 		if c.errors > event.MaxProtocolErrors {
-			c.log.Warn("closing: too many invalid frames", "count", c.errors)
-			return ending{websocket.StatusPolicyViolation, "too many invalid frames"}
+			return ending{websocket.StatusPolicyViolation, "too many invalid frames", "too many invalid frames"}
 		}
 	}
+}
+
+// watchJoin closes the connection with event.StatusJoinTimeout if it has
+// not joined within Config.JoinTimeout: the heartbeat keeps a socket alive,
+// so without it an unjoined socket would cost its holder nothing. It returns
+// a func that stops the watch.
+func (c *conn) watchJoin() (stop func() bool) {
+	if c.srv.cfg.JoinTimeout <= 0 {
+		return func() bool { return false }
+	}
+	t := time.AfterFunc(c.srv.cfg.JoinTimeout, func() {
+		if !c.joined.Load() {
+			c.joinExpired.Store(true)
+			c.close(event.StatusJoinTimeout, "join timeout")
+		}
+	})
+	return t.Stop
 }
 
 // apply decodes one text frame and acts on it. It returns how the
@@ -169,55 +243,72 @@ func (c *conn) apply(ctx context.Context, frame []byte) ending {
 }
 
 // join establishes who the client is, from its token when it has a valid
-// one, and enters the room.
+// one, and enters the room. A known user's join is limited per user, a new
+// identity per client IP; each join returns a refreshed token, so that a
+// person who keeps using the chat never sees theirs expire.
 func (c *conn) join(ctx context.Context, j event.Join) ending {
-	if c.userLimit != nil {
+	if c.joined.Load() {
 		c.refuse(event.ErrAlreadyJoined, "")
 		return ending{}
 	}
-	id := hub.Identity{Token: j.Token}
-	if claims, err := c.srv.signer.Verify(j.Token, time.Now()); j.Token != "" && err == nil {
-		id.User, id.Name = claims.User, claims.Name
+	now := time.Now()
+	var id hub.Identity
+	claims, err := c.srv.signer.Verify(j.Token, now)
+	if j.Token != "" && err == nil {
+		if !c.within(ctx, c.srv.limits.userJoins, claims.User, "too many joins: wait and retry") {
+			return ending{}
+		}
+		id.Token, claims = c.srv.signer.Issue(claims.User, claims.Name, now)
 	} else {
 		if j.Token != "" {
-			c.log.Info("token refused: new identity", "err", err)
+			c.log.Debug("token refused: new identity", "err", err)
 		}
-		var claims identity.Claims
-		id.Token, claims = c.srv.signer.Issue("", j.Name, time.Now())
-		id.User, id.Name = claims.User, claims.Name
+		if !c.within(ctx, c.srv.limits.ipIdentities, c.ip, "too many new people from your network: wait and retry") {
+			return ending{}
+		}
+		id.Token, claims = c.srv.signer.Issue("", j.Name, now)
 	}
+	id.User, id.Name = claims.User, claims.Name
 	room := j.Room
 	if room == "" {
 		room = event.DefaultRoom
 	}
 	if err := c.srv.hub.Join(ctx, c.client, room, id, j.Since); err != nil {
 		c.log.Error("join failed", "err", err)
-		return ending{websocket.StatusInternalError, "join failed"}
+		return ending{websocket.StatusInternalError, "join failed", "join failed"}
 	}
 	c.user = id.User
-	c.userLimit = c.srv.limits.acquire(id.User)
-	c.log.Info("joined", "user", id.User, "name", id.Name, "room", room, "since", j.Since)
+	c.userLimit = c.srv.limits.userMsgs.acquire(id.User)
+	c.joined.Store(true)
+	c.log.Info("joined", "user", id.User, "room", room, "since", j.Since)
 	return ending{}
+}
+
+// within takes a token from key's bucket in pool, or refuses the join with
+// rate_limited and reads nothing more until a token is due. It reports
+// whether the join may go on.
+func (c *conn) within(ctx context.Context, pool *limiterPool, key, why string) bool {
+	lim := pool.acquire(key)
+	defer pool.release(key)
+	wait := allow(time.Now(), lim)
+	if wait == 0 {
+		return true
+	}
+	c.rateLimited("", why, wait)
+	c.pause(ctx, wait)
+	return false
 }
 
 // send publishes a message within the rate limits. It returns once the
 // message is stored and queued, which paces a client to the store's speed.
 func (c *conn) send(ctx context.Context, s event.Send) {
-	if c.userLimit == nil {
+	if !c.joined.Load() {
 		c.refuse(event.ErrNotJoined, s.ID)
 		return
 	}
-	if wait := allow(time.Now(), c.connLimit, c.userLimit); wait > 0 {
-		c.rateLimited(s.ID, wait)
-		// Read nothing more until a token is due: a flood then waits in
-		// its own socket buffers instead of costing the server a refusal
-		// per frame, and other clients keep their latency.
-		t := time.NewTimer(wait)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-		}
+	if wait := allow(time.Now(), c.connLimit, c.userLimit, c.ipLimit); wait > 0 {
+		c.rateLimited(s.ID, "too many messages: wait and retry", wait)
+		c.pause(ctx, wait)
 		return
 	}
 	_, _, err := c.srv.hub.Publish(ctx, c.client, s)
@@ -233,19 +324,34 @@ func (c *conn) send(ctx context.Context, s event.Send) {
 	}
 }
 
-// rateLimited refuses a message for now: the client keeps it and retries
-// after wait. It is not a protocol error.
-func (c *conn) rateLimited(id string, wait time.Duration) {
-	retry := int64((wait + time.Millisecond - 1) / time.Millisecond) // rounded up: retrying sooner fails again
-	c.log.Info("rate limited", "user", c.user, "retry_ms", retry)
-	c.answer(event.Error{Code: event.CodeRateLimited, Message: "too many messages: wait and retry", ID: id, RetryAfter: retry})
+// pause reads nothing more for d after a rate-limit refusal: a flood then
+// waits in its own socket buffers instead of costing the server a refusal
+// per frame, and other clients keep their latency.
+func (c *conn) pause(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	case <-c.closing:
+	}
 }
 
-// refuse answers an invalid frame with an Error event and a log line.
+// rateLimited refuses a frame for now: the client keeps it and retries
+// after wait. It is not a protocol error, and is logged at debug level only:
+// a flood must not flood the log.
+func (c *conn) rateLimited(id, why string, wait time.Duration) {
+	retry := int64((wait + time.Millisecond - 1) / time.Millisecond) // rounded up: retrying sooner fails again
+	c.log.Debug("rate limited", "user", c.user, "retry_ms", retry, "why", why)
+	c.answer(event.Error{Code: event.CodeRateLimited, Message: why, ID: id, RetryAfter: retry})
+}
+
+// refuse answers an invalid frame with an Error event. The refusal is
+// logged at debug level: the connection's close line counts them.
 func (c *conn) refuse(err error, id string) {
 	c.errors++
 	code := event.CodeOf(err)
-	c.log.Info("refused frame", "user", c.user, "code", code, "err", err)
+	c.log.Debug("refused frame", "user", c.user, "code", code, "err", err)
 	c.answer(event.Error{Code: code, Message: err.Error(), ID: id})
 }
 
@@ -278,7 +384,7 @@ func (c *conn) write(ctx context.Context) {
 		}
 		switch {
 		case errors.Is(err, hub.ErrSlowConsumer):
-			c.log.Warn("closing slow consumer")
+			c.log.Info("closing slow consumer")
 			// The reader sees the close and ends the connection.
 			c.close(event.StatusSlowConsumer, "slow consumer")
 			return
@@ -308,7 +414,7 @@ func (c *conn) writeFrame(ctx context.Context, frame []byte) bool {
 	err := c.ws.Write(wctx, websocket.MessageText, frame)
 	cancel()
 	if err != nil {
-		c.log.Info("write failed", "err", err)
+		c.log.Debug("write failed", "err", err)
 		c.ws.CloseNow()
 		return false
 	}
@@ -318,7 +424,10 @@ func (c *conn) writeFrame(ctx context.Context, frame []byte) bool {
 // close closes the socket with a status, once, and waits up to 5 s for the
 // peer's close frame. Safe to call from any goroutine.
 func (c *conn) close(code websocket.StatusCode, reason string) {
-	c.closeOnce.Do(func() { _ = c.ws.Close(code, reason) })
+	c.closeOnce.Do(func() {
+		close(c.closing)
+		_ = c.ws.Close(code, reason)
+	})
 }
 
 // closeForRestart closes the socket for a server restart.
@@ -326,17 +435,18 @@ func (c *conn) closeForRestart() {
 	c.close(websocket.StatusServiceRestart, "server restarting")
 }
 
-// logClosed logs why the reader stopped, at a level matching the cause.
-func (c *conn) logClosed(err error) {
+// closedReason says why the reader stopped, for the connection's close
+// line.
+func closedReason(err error) string {
 	status := websocket.CloseStatus(err)
 	switch {
 	case status == websocket.StatusNormalClosure || status == websocket.StatusGoingAway:
-		c.log.Info("closed by client", "status", int(status))
+		return "closed by client"
 	case errors.Is(err, websocket.ErrMessageTooBig):
-		c.log.Warn("closed: frame too big", "limit", event.MaxClientFrameBytes)
+		return fmt.Sprintf("frame over %d bytes", event.MaxClientFrameBytes)
 	case status != -1:
-		c.log.Info("closed", "status", int(status), "err", err)
+		return fmt.Sprintf("closed with %d", int(status))
 	default:
-		c.log.Info("connection lost", "err", err)
+		return "connection lost"
 	}
 }

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -232,4 +233,33 @@ func TestHarnessParallel(t *testing.T) {
 			}, "the three messages of "+name)
 		})
 	}
+}
+
+// TestHarnessCSPWatch proves that the harness sees a Content-Security-Policy
+// violation: a page whose policy forbids inline scripts runs one, and the
+// browser reports it, so the cleanup of every browser test would fail on
+// one in the chat's pages.
+func TestHarnessCSPWatch(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", "script-src 'self'")
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, `<!doctype html><title>csp</title><p id="p">page</p><script>document.title = "ran"</script>`)
+	}))
+	t.Cleanup(ts.Close)
+	b := newBrowser(t)
+	b.navigate(t, ts.URL)
+	b.waitVisible(t, "#p")
+	var v []string
+	servertest.CheckFor(t, 5*time.Second, 25*time.Millisecond, func() error {
+		if v = b.cspViolations(); len(v) == 0 {
+			return errors.New("no CSP violation reported for an inline script")
+		}
+		return nil
+	})
+	var title string
+	b.eval(t, `document.title`, &title)
+	if title == "ran" {
+		t.Fatal("the inline script ran despite the policy")
+	}
+	t.Logf("violations seen: %q", v)
 }

@@ -201,7 +201,23 @@ func newBrowser(t testing.TB) *browser {
 		}
 	}()
 
+	// Every page the browser opens reports Content-Security-Policy
+	// violations as console errors with cspMarker; the cleanup fails the
+	// test on any.
+	{
+		ctx, cancel := context.WithTimeout(tabCtx, actionTimeout)
+		_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: cspWatch})
+		cancel()
+		if err != nil {
+			b.close()
+			t.Fatalf("%s: install the CSP watch: %v", b.name, err)
+		}
+	}
+
 	t.Cleanup(func() {
+		if v := b.cspViolations(); len(v) > 0 {
+			t.Errorf("%s: Content-Security-Policy violations:\n%s", b.name, strings.Join(v, "\n"))
+		}
 		if t.Failed() {
 			b.mu.Lock()
 			lines, shown := b.console[b.shown:], b.shown
@@ -216,6 +232,36 @@ func newBrowser(t testing.TB) *browser {
 		}
 	})
 	return b
+}
+
+// cspMarker starts the console error that cspWatch writes for a
+// Content-Security-Policy violation.
+const cspMarker = "CSP violation: "
+
+// cspWatch runs in every document before its own scripts: it reports each
+// Content-Security-Policy violation (an inline script or style, an eval, a
+// request to another origin) as a console error.
+const cspWatch = `document.addEventListener("securitypolicyviolation", (e) => {
+	console.error("` + cspMarker + `" + e.violatedDirective + " blocked " + (e.blockedURI || "inline") +
+		" at " + e.sourceFile + ":" + e.lineNumber + " " + (e.sample || ""));
+});`
+
+// cspViolations returns the Content-Security-Policy violations the pages
+// reported, and the browser's own reports of them, and forgets them: a test
+// that provokes one on purpose takes it before the cleanup sees it.
+func (b *browser) cspViolations() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out, rest []string
+	for _, line := range b.errors {
+		if strings.Contains(line, cspMarker) || strings.Contains(line, "Content Security Policy") {
+			out = append(out, line)
+		} else {
+			rest = append(rest, line)
+		}
+	}
+	b.errors = rest
+	return out
 }
 
 // addConsole records one console message of the page.

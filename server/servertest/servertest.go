@@ -37,9 +37,10 @@ func FakeAssets() fstest.MapFS {
 }
 
 // New returns a real Server for cfg, filling in what cfg leaves out: the
-// assets (FakeAssets), the data directory (t.TempDir) and the logger (the
-// server's warnings and errors in the test's log, see Logger). Everything
-// else, PresenceGrace included, is cfg's. It fails the test if the server
+// assets (FakeAssets), the data directory (t.TempDir), the logger (the
+// server's warnings and errors in the test's log, see Logger) and the per-IP
+// limits (off, see OffPerIP). Everything else, PresenceGrace included, is
+// cfg's. It fails the test if the server
 // does not start, and closes the server when the test ends.
 func New(t testing.TB, cfg server.Config) *server.Server {
 	t.Helper()
@@ -52,6 +53,7 @@ func New(t testing.TB, cfg server.Config) *server.Server {
 	if cfg.Logger == nil {
 		cfg.Logger = Logger(t, slog.LevelWarn)
 	}
+	OffPerIP(&cfg)
 	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
@@ -77,4 +79,21 @@ func Start(t testing.TB, cfg server.Config) (*server.Server, *httptest.Server) {
 // dials.
 func SocketURL(base string) string {
 	return "ws" + strings.TrimPrefix(base, "http") + server.SocketPath
+}
+
+// OffPerIP switches off the per-client-IP limits that cfg leaves at zero:
+// every client of a test comes from 127.0.0.1, as in a load test from one
+// machine, so the limits meant for one person's network would refuse a
+// test of many people. The tests of those limits set them.
+func OffPerIP(cfg *server.Config) {
+	for _, v := range []*int{&cfg.MaxConnsPerIP, &cfg.IPBurst, &cfg.IPIdentityBurst} {
+		if *v == 0 {
+			*v = -1
+		}
+	}
+	for _, v := range []*float64{&cfg.IPRate, &cfg.IPIdentities} {
+		if *v == 0 {
+			*v = -1
+		}
+	}
 }
