@@ -67,6 +67,9 @@ var (
 	ErrHeartbeat = errors.New("the server went silent")
 	// ErrDropped: Drop was called; the connection was dropped.
 	ErrDropped = errors.New("the network went away")
+	// ErrJoinTimeout: the server closed a connection that had not joined
+	// in time (event.StatusJoinTimeout); the next one opens at once.
+	ErrJoinTimeout = errors.New("the connection did not join in time")
 )
 
 // Identity is who the person is to the server, as the last Joined said. It
@@ -448,9 +451,12 @@ func (s *Session) Run(ctx context.Context) error {
 const minQuietLife = time.Second
 
 // quietClose reports whether a connection ended only because it had not
-// joined in time (event.StatusJoinTimeout), which is no failure to report.
+// joined in time, which is no failure to report. The browser's WebSocket
+// does not pass the close code on to Read, hence the join_timeout event
+// that comes before the close (ErrJoinTimeout).
 func quietClose(err error, joined bool, lived time.Duration) bool {
-	return !joined && lived >= minQuietLife && websocket.CloseStatus(err) == event.StatusJoinTimeout
+	return !joined && lived >= minQuietLife &&
+		(errors.Is(err, ErrJoinTimeout) || websocket.CloseStatus(err) == event.StatusJoinTimeout)
 }
 
 // pause waits d, or less if Wake is called, reporting outbox changes
@@ -497,6 +503,8 @@ type link struct {
 	hold     <-chan time.Time
 	// rejoin fires when a Join refused as rate-limited may be sent again.
 	rejoin <-chan time.Time
+	// joinTimedOut: the server said the connection did not join in time.
+	joinTimedOut bool
 	failures int // internal refusals of the outbox's head in a row
 	limited  int // rate-limit refusals of the outbox's head in a row
 }
@@ -530,6 +538,9 @@ func (s *Session) serve(ctx context.Context, conn *Conn) (joined bool, err error
 	// event, which a dead network delays for long.
 	drop := func(cause error) (bool, error) {
 		go func() { _ = conn.CloseNow() }()
+		if l.joinTimedOut && !l.joined {
+			cause = ErrJoinTimeout
+		}
 		return l.joined, cause
 	}
 
@@ -673,6 +684,12 @@ func (s *Session) handle(ctx context.Context, l *link, events []event.Event, u *
 				return err
 			}
 		case event.Error:
+			if e.Code == event.CodeJoinTimeout {
+				// Not joined in time (the person is still choosing a
+				// name): the server closes this connection next.
+				l.joinTimedOut = true
+				continue
+			}
 			s.refused(l, e, u)
 		}
 	}

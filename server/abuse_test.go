@@ -38,6 +38,7 @@ func TestJoinTimeout(t *testing.T) {
 
 	start := time.Now()
 	var status websocket.StatusCode
+	notice := false
 	for {
 		// Answer every ping, as a live page does.
 		e, err := idle.read(ctx)
@@ -45,11 +46,18 @@ func TestJoinTimeout(t *testing.T) {
 			status = websocket.CloseStatus(err)
 			break
 		}
-		if _, ok := e.(event.Ping); ok {
+		switch e := e.(type) {
+		case event.Ping:
 			idle.sendEvent(t, ctx, event.Pong{})
+		case event.Error:
+			// The browser cannot see close codes: it is told first.
+			notice = notice || e.Code == event.CodeJoinTimeout
 		}
 	}
 	lived := time.Since(start)
+	if !notice {
+		t.Fatal("no join_timeout error event before the close")
+	}
 	if status != event.StatusJoinTimeout {
 		t.Fatalf("the socket that never joined ended with status %d after %v, want %d", status, lived, event.StatusJoinTimeout)
 	}

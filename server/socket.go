@@ -40,9 +40,12 @@ type conn struct {
 	// log is shared by the reader and the writer: never reassigned.
 	log *slog.Logger
 
-	// joined is set by the join; joinExpired by the join timer, which then
-	// closes the connection with event.StatusJoinTimeout.
-	joined, joinExpired atomic.Bool
+	// joinState is where the connection is in joining (joinPending,
+	// joinBusy, joinDone, joinExpired): the reader and the join timer
+	// change it, by compare-and-swap, so that a join and the timeout never
+	// both win.
+	joinState atomic.Int32
+	joinTimer *time.Timer
 
 	closeOnce sync.Once
 	closing   chan struct{} // closed by close: a paused reader stops waiting
@@ -184,8 +187,8 @@ func (c *conn) read(ctx context.Context) ending {
 		cancel()
 		if err != nil {
 			switch {
-			case c.joinExpired.Load():
-				return ending{why: "join timeout"} // closed with 4002 by the join timer
+			case c.joinState.Load() == joinExpired:
+				return ending{why: "join timeout"} // closed with 4002 by the writer
 			case timedOut && ctx.Err() == nil:
 				return ending{why: "heartbeat timeout"}
 			}
@@ -202,21 +205,42 @@ func (c *conn) read(ctx context.Context) ending {
 	}
 }
 
-// watchJoin closes the connection with event.StatusJoinTimeout if it has
-// not joined within Config.JoinTimeout: the heartbeat keeps a socket alive,
-// so without it an unjoined socket would cost its holder nothing. It returns
-// a func that stops the watch.
-func (c *conn) watchJoin() (stop func() bool) {
+// The states of conn.joinState.
+const (
+	joinPending int32 = iota // not joined; the join timer runs
+	joinBusy                 // a join is being applied
+	joinDone                 // joined
+	joinExpired              // the join timer won: the connection is closing
+)
+
+// joinRecheck is how soon the join timer looks again when it fires while a
+// join is being applied (it may be paused for a rate limit): 1 s.
+const joinRecheck = time.Second
+
+// watchJoin arms the join timer: a connection that has not joined within
+// Config.JoinTimeout gets a join_timeout error event and is then closed with
+// event.StatusJoinTimeout, once the writer has sent what was queued. The
+// heartbeat keeps a socket alive, so without it an unjoined socket would cost
+// its holder nothing. It returns a func that stops the timer.
+func (c *conn) watchJoin() (stop func()) {
 	if c.srv.cfg.JoinTimeout <= 0 {
-		return func() bool { return false }
+		return func() {}
 	}
-	t := time.AfterFunc(c.srv.cfg.JoinTimeout, func() {
-		if !c.joined.Load() {
-			c.joinExpired.Store(true)
-			c.close(event.StatusJoinTimeout, "join timeout")
-		}
-	})
-	return t.Stop
+	c.joinTimer = time.AfterFunc(c.srv.cfg.JoinTimeout, c.expireJoin)
+	return func() { c.joinTimer.Stop() }
+}
+
+// expireJoin is the join timer: it ends a connection that has not joined.
+func (c *conn) expireJoin() {
+	if c.joinState.CompareAndSwap(joinPending, joinExpired) {
+		c.answer(event.Error{Code: event.CodeJoinTimeout, Message: "no join within the join timeout: reconnect to join"})
+		// The writer sends the notice, then closes with 4002.
+		c.client.Drain()
+		return
+	}
+	if c.joinState.Load() == joinBusy {
+		c.joinTimer.Reset(joinRecheck)
+	}
 }
 
 // apply decodes one text frame and acts on it. It returns how the
@@ -247,10 +271,14 @@ func (c *conn) apply(ctx context.Context, frame []byte) ending {
 // identity per client IP; each join returns a refreshed token, so that a
 // person who keeps using the chat never sees theirs expire.
 func (c *conn) join(ctx context.Context, j event.Join) ending {
-	if c.joined.Load() {
-		c.refuse(event.ErrAlreadyJoined, "")
-		return ending{}
+	if !c.joinState.CompareAndSwap(joinPending, joinBusy) {
+		if c.joinState.Load() == joinDone {
+			c.refuse(event.ErrAlreadyJoined, "")
+		}
+		return ending{} // expired: the connection is closing
 	}
+	// Back to pending unless the join succeeds.
+	defer c.joinState.CompareAndSwap(joinBusy, joinPending)
 	now := time.Now()
 	var id hub.Identity
 	claims, err := c.srv.signer.Verify(j.Token, now)
@@ -279,7 +307,7 @@ func (c *conn) join(ctx context.Context, j event.Join) ending {
 	}
 	c.user = id.User
 	c.userLimit = c.srv.limits.userMsgs.acquire(id.User)
-	c.joined.Store(true)
+	c.joinState.Store(joinDone)
 	c.log.Info("joined", "user", id.User, "room", room, "since", j.Since)
 	return ending{}
 }
@@ -302,7 +330,7 @@ func (c *conn) within(ctx context.Context, pool *limiterPool, key, why string) b
 // send publishes a message within the rate limits. It returns once the
 // message is stored and queued, which paces a client to the store's speed.
 func (c *conn) send(ctx context.Context, s event.Send) {
-	if !c.joined.Load() {
+	if c.joinState.Load() != joinDone {
 		c.refuse(event.ErrNotJoined, s.ID)
 		return
 	}
@@ -387,6 +415,10 @@ func (c *conn) write(ctx context.Context) {
 			c.log.Info("closing slow consumer")
 			// The reader sees the close and ends the connection.
 			c.close(event.StatusSlowConsumer, "slow consumer")
+			return
+		case errors.Is(err, hub.ErrClosed) && c.joinState.Load() == joinExpired:
+			// The join timer drained the queue: its notice is out.
+			c.close(event.StatusJoinTimeout, "join timeout")
 			return
 		case err != nil:
 			return

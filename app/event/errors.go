@@ -20,6 +20,7 @@ const (
 	CodeInvalidID     Code = "invalid_id"     // a send's id is too long or not visible ASCII
 	CodeRateLimited   Code = "rate_limited"   // too many messages: retry after Error.RetryAfter
 	CodeInternal      Code = "internal"       // the server failed; the frame may be retried
+	CodeJoinTimeout   Code = "join_timeout"   // no join within JoinTimeout: a StatusJoinTimeout close follows
 )
 
 // Errors returned by Decode and the validation functions. Each maps to a
