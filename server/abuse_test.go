@@ -422,3 +422,22 @@ func TestRefusalsAreNotLogged(t *testing.T) {
 	}
 	t.Logf("log of a connection with %d refused frames and a flood:\n%s", event.MaxProtocolErrors, strings.Join(lines, "\n"))
 }
+
+// TestExpiredTokenMakesNewUser proves that a token past Config.TokenMaxAge
+// proves nothing: its holder joins as a new user, as with a forged one.
+func TestExpiredTokenMakesNewUser(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	const maxAge = time.Second
+	wsURL, _ := startServer(t, server.Config{TokenMaxAge: maxAge})
+	first := dial(t, ctx, wsURL, "ann", nil).join(t, ctx, "ann")
+	// Tokens carry whole seconds: past maxAge for certain after two more.
+	time.Sleep(maxAge + 2*time.Second)
+	again, refused := joinFresh(t, ctx, dial(t, ctx, wsURL, "ann later", nil), "ann", first.Token)
+	if refused != nil {
+		t.Fatalf("join with an expired token refused: %#v", refused)
+	}
+	if again.User == first.User {
+		t.Fatalf("an expired token still proved user %s", first.User)
+	}
+}
