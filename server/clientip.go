@@ -2,7 +2,6 @@ package server
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -86,12 +85,4 @@ func ipKey(ip netip.Addr) string {
 		}
 	}
 	return ip.String()
-}
-
-// hostOnly returns the host part of a host:port address, for logs.
-func hostOnly(addr string) string {
-	if h, _, err := net.SplitHostPort(addr); err == nil {
-		return h
-	}
-	return addr
 }
