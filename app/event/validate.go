@@ -19,9 +19,9 @@ const (
 	MaxNameMarks = 4
 
 	// MaxTextMarks is the most marks a message may put on one character: 8,
-	// twice a name's, which leaves room for scholarly transcription and
-	// Tibetan stacks while the row's line height and clipping still hold
-	// what a run of 8 paints.
+	// twice a name's, room for the stacked diacritics of transcriptions.
+	// A run of 8 still paints past its line, and the page clips it at the
+	// edge of its row; a run of dozens would cover the row's own text.
 	MaxTextMarks = 8
 )
 
@@ -41,21 +41,24 @@ var noticeWords = []string{"connected", "disconnected", "joined"}
 // precomposed are the same name) and checks the name rules, so that a name
 // can neither be invisible nor pass for someone or something else:
 //
-//   - 1 to MaxNameLen characters, counted after normalization;
+//   - not empty (ErrNameEmpty);
 //   - valid UTF-8 and no control characters (ErrNameInvalid);
+//   - no line or paragraph separator, U+2028 or U+2029 (ErrNameSeparator);
 //   - no format characters, Unicode category Cf: zero-width spaces and
 //     joiners, soft hyphens, byte order marks, direction overrides
 //     (ErrNameFormat);
 //   - no blank fillers that letters-only checks let through: the Hangul
 //     fillers U+115F, U+1160, U+3164 and U+FFA0, the Khmer inherent vowels
 //     U+17B4 and U+17B5, the blank braille pattern U+2800 (ErrNameFiller);
-//   - no line or paragraph separator, U+2028 or U+2029 (ErrNameSeparator);
+//   - at most MaxNameLen characters, counted after normalization
+//     (ErrNameTooLong);
 //   - at most MaxNameMarks combining marks on one character (ErrNameMarks);
 //   - at least one letter or digit (ErrNameNoLetter);
 //   - not ReservedName in any case or width (ErrNameReserved);
 //   - not ending with a notice word, in any case or width (ErrNameNotice).
 //
-// It returns the normalized name or the first rule it breaks.
+// The rules are checked in this order; it returns the normalized name or
+// the error of the first rule it breaks.
 func NormalizeName(name string) (string, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
@@ -65,27 +68,20 @@ func NormalizeName(name string) (string, error) {
 		return "", ErrNameInvalid
 	}
 	name = strings.TrimSpace(norm.NFC.String(name))
-	letter := false
-	for _, r := range name {
-		switch {
-		case unicode.IsControl(r):
-			return "", ErrNameInvalid
-		case r == '\u2028' || r == '\u2029':
-			return "", ErrNameSeparator
-		case unicode.Is(unicode.Cf, r):
-			return "", ErrNameFormat
-		case isFiller(r):
-			return "", ErrNameFiller
-		case unicode.IsLetter(r) || unicode.IsDigit(r):
-			letter = true
-		}
-	}
 	switch {
+	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+		return "", ErrNameInvalid
+	case strings.ContainsAny(name, "\u2028\u2029"):
+		return "", ErrNameSeparator
+	case strings.IndexFunc(name, isFormat) >= 0:
+		return "", ErrNameFormat
+	case strings.IndexFunc(name, isFiller) >= 0:
+		return "", ErrNameFiller
 	case utf8.RuneCountInString(name) > MaxNameLen:
 		return "", ErrNameTooLong
 	case maxMarkRun(name) > MaxNameMarks:
 		return "", ErrNameMarks
-	case !letter:
+	case strings.IndexFunc(name, isLetterOrDigit) < 0:
 		return "", ErrNameNoLetter
 	}
 	// Compatibility forms compare as their plain letters: a fullwidth
@@ -102,6 +98,13 @@ func NormalizeName(name string) (string, error) {
 	}
 	return name, nil
 }
+
+// isFormat reports format characters (Unicode Cf): invisible, and some of
+// them (the direction overrides) reorder the text around them.
+func isFormat(r rune) bool { return unicode.Is(unicode.Cf, r) }
+
+// isLetterOrDigit reports letters (L) and decimal digits (Nd).
+func isLetterOrDigit(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
 
 // isFiller reports the blank characters that are letters or symbols to
 // Unicode, so that the other rules let them through, yet paint nothing.
@@ -132,7 +135,7 @@ func maxMarkRun(s string) int {
 // what follows it (spaces, punctuation, emoji): the word a reader takes for
 // the last one.
 func lastWord(s string) string {
-	isWord := func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r) }
+	isWord := func(r rune) bool { return isLetterOrDigit(r) || unicode.IsMark(r) }
 	end := strings.LastIndexFunc(s, isWord)
 	if end < 0 {
 		return ""
