@@ -318,6 +318,16 @@ func TestLargestFramesFit(t *testing.T) {
 		{"join", `{"type":"join","name":"` + escape(name) + `","token":"` + escape(token) + `","room":"` + escape(room) + `","since":18446744073709551615}`,
 			Join{Name: name, Token: token, Room: room, Since: 1<<64 - 1}},
 	}
+	// MaxServerFrameBytes's promise: any single server event fits a frame,
+	// as it stays under MaxClientFrameBytes. Go's encoder writes U+2028 as
+	// a 6-byte escape, the longest form of a character a text may hold.
+	big, err := Encode(Message{Room: room, Seq: 1<<64 - 1, ID: id, User: strings.Repeat("u", MaxIDLen),
+		Name: strings.Repeat("😀", MaxNameLen), Text: strings.Repeat("\u2028", MaxTextLen), Time: -1 << 63})
+	t.Logf("the largest message: %d bytes", len(big))
+	if err != nil || len(big) > MaxClientFrameBytes || MaxClientFrameBytes > MaxServerFrameBytes {
+		t.Errorf("the largest message encodes to %d bytes (%v): over MaxClientFrameBytes (%d), or that over MaxServerFrameBytes (%d)",
+			len(big), err, MaxClientFrameBytes, MaxServerFrameBytes)
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
