@@ -3,7 +3,11 @@ package app
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	goapp "github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -62,9 +66,10 @@ type entry struct {
 	notice  bool
 	divider bool
 	own     bool
-	name    string
-	text    string
-	time    int64 // when the server accepted a message, Unix ms
+	user    string // who a message or notice is about; its colour
+	name    string // their name; empty for "You joined" and dividers
+	text    string // a message's text, or the words after a notice's name
+	time    int64  // when the server accepted a message, Unix ms
 }
 
 // OnMount starts the session as soon as the app runs, before a name is
@@ -269,11 +274,11 @@ func (c *Chat) apply(u Update) (changed bool) {
 				c.add(entry{divider: true, text: gapText})
 			}
 		case event.UserJoined:
-			c.add(entry{notice: true, text: e.Name + " connected"})
+			c.add(entry{notice: true, user: e.User, name: e.Name, text: "connected"})
 		case event.UserLeft:
-			c.add(entry{notice: true, text: e.Name + " disconnected"})
+			c.add(entry{notice: true, user: e.User, name: e.Name, text: "disconnected"})
 		case event.Message:
-			c.add(entry{own: e.User == c.user, name: e.Name, text: e.Text, time: e.Time})
+			c.add(entry{own: e.User == c.user, user: e.User, name: e.Name, text: e.Text, time: e.Time})
 		default:
 			continue
 		}
@@ -332,7 +337,7 @@ func (c *Chat) Render() goapp.UI {
 			goapp.Ul().ID("message-container").Class("messages").Aria("live", "polite").Body(
 				goapp.Range(c.entries).Slice(func(i int) goapp.UI {
 					e := c.entries[i]
-					return &row{Notice: e.notice, Divider: e.divider, Own: e.own, Name: e.name, Text: e.text, Time: e.time}
+					return &row{Notice: e.notice, Divider: e.divider, Own: e.own, User: e.user, Name: e.name, Text: e.text, Time: e.time}
 				}),
 				goapp.Range(c.outbox).Slice(func(i int) goapp.UI {
 					return c.renderOutboxRow(c.outbox[i])
@@ -400,15 +405,18 @@ func (c *Chat) renderComposer() goapp.UI {
 }
 
 // renderOutboxRow draws one of the person's messages not acknowledged yet:
-// "You: text" like any own message, marked pending or failed. A failed one
+// "You: text" like any own message, marked pending or failed, in the
+// person's own colour once the page knows their user id. A failed one
 // offers Retry and Delete; their words come from CSS and aria-label, so the
 // row's text stays "You: text".
 func (c *Chat) renderOutboxRow(it OutboxItem) goapp.UI {
-	li := goapp.Li().Class("message own "+string(it.Status)).DataSet("status", string(it.Status))
+	li := personRow(goapp.Li().Class("message", "own", string(it.Status)), c.user, c.name).
+		DataSet("status", string(it.Status))
+	parts := messageParts(event.ReservedName, personTitle(c.user, c.name), it.Text)
 	if it.Status != StatusFailed {
-		return li.Body(messageParts("You", it.Text)...)
+		return li.Body(parts...)
 	}
-	return li.DataSet("reason", it.Reason).Title(it.Reason).Body(append(messageParts("You", it.Text),
+	return li.DataSet("reason", it.Reason).Title(it.Reason).Body(append(parts,
 		goapp.Span().Class("row-actions").Body(
 			goapp.Button().Type("button").Class("row-action retry").Aria("label", "Retry").
 				OnClick(c.onRetry(it.ID), goapp.EventScope(it.ID)),
@@ -418,13 +426,86 @@ func (c *Chat) renderOutboxRow(it OutboxItem) goapp.UI {
 	)...)
 }
 
-// messageParts are the spans of a message row: name, ": " and text.
-func messageParts(name, text string) []goapp.UI {
+// messageParts are the parts of a message row: the name shown (with title,
+// the full name and short id, on hover), ": " and the text. The name and the
+// text are each in a <bdi>: what a person typed keeps its own direction, and
+// a direction override in it cannot reorder the rest of the row.
+func messageParts(name, title, text string) []goapp.UI {
 	return []goapp.UI{
-		goapp.Span().Class("name").Text(name),
+		goapp.Bdi().Class("name").Title(title).Text(name),
 		goapp.Span().Class("sep").Text(": "),
-		goapp.Span().Class("text").Text(text),
+		goapp.Bdi().Class("text").Text(text),
 	}
+}
+
+// paletteSize is how many colours tell people apart: 12 hues stay distinct
+// from each other and readable on both themes. Two people share a colour
+// with a chance of 1 in 12; their hover titles, with the short id, differ
+// still.
+const paletteSize = 12
+
+// shortIDLen is how much of a user id the hover title shows: 8 characters,
+// 32 bits of a random UUID, tell apart the people of any room.
+const shortIDLen = 8
+
+// hueClass returns the colour class of a user, hue-0 to hue-11: a hash
+// (FNV-1a) of the user id, so that everyone sees a person in the same
+// colour on every page. It is a class, not a style attribute, so that the
+// page needs no inline styles. An unknown user ("") has none.
+func hueClass(user string) string {
+	if user == "" {
+		return ""
+	}
+	h := uint32(2166136261)
+	for i := 0; i < len(user); i++ {
+		h = (h ^ uint32(user[i])) * 16777619
+	}
+	return "hue-" + strconv.Itoa(int(h%paletteSize))
+}
+
+// initial returns the badge letter of a name: its first letter or digit,
+// upper-cased, with the combining marks that follow it (so "ễ" stays
+// whole); "" if it has none.
+func initial(name string) string {
+	i := strings.IndexFunc(name, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) })
+	if i < 0 {
+		return ""
+	}
+	r, size := utf8.DecodeRuneInString(name[i:])
+	rest := name[i+size:]
+	marks := strings.IndexFunc(rest, func(r rune) bool { return !unicode.IsMark(r) })
+	if marks < 0 {
+		marks = len(rest)
+	}
+	return string(unicode.ToUpper(r)) + rest[:marks]
+}
+
+// personTitle returns the hover title of a person's name: the full name
+// and the first shortIDLen characters of the user id, "Ann (3f2b8c1e)", so
+// that two people of the same name can be told apart. The name is isolated
+// (U+2068 … U+2069) so that its direction cannot take the id along.
+func personTitle(user, name string) string {
+	if user == "" {
+		return "\u2068" + name + "\u2069"
+	}
+	short := user
+	if utf8.RuneCountInString(user) > shortIDLen {
+		short = string([]rune(user)[:shortIDLen])
+	}
+	return "\u2068" + name + "\u2069 (" + short + ")"
+}
+
+// personRow gives a row the colour and badge of the person it is about:
+// their hue class, and data-initial, which CSS paints (attr(data-initial))
+// so that the row's text stays "name: text".
+func personRow(li goapp.HTMLLi, user, name string) goapp.HTMLLi {
+	if hue := hueClass(user); hue != "" {
+		li = li.Class(hue)
+	}
+	if ini := initial(name); ini != "" {
+		li = li.DataSet("initial", ini)
+	}
+	return li
 }
 
 // row is one message, notice or divider of the room. Its fields are scalars
@@ -434,32 +515,41 @@ type row struct {
 	Notice  bool
 	Divider bool
 	Own     bool
+	User    string
 	Name    string
 	Text    string
 	Time    int64
 }
 
-// Render draws "You: text", "name: text", a notice or a divider, always as
-// text.
+// Render draws "You: text", "name: text", a notice ("You joined",
+// "name connected", "name disconnected") or a divider, always as text, with
+// what a person typed in <bdi> and the person's colour and initial on their
+// messages and notices.
 func (r *row) Render() goapp.UI {
 	switch {
-	case r.Notice:
-		return goapp.Li().Class("notice").Text(r.Text)
 	case r.Divider:
 		return goapp.Li().Class("divider").Text(r.Text)
+	case r.Notice && r.Name == "":
+		return goapp.Li().Class("notice").Text(r.Text)
+	case r.Notice:
+		return personRow(goapp.Li().Class("notice"), r.User, r.Name).Body(
+			goapp.Bdi().Class("name").Title(personTitle(r.User, r.Name)).Text(r.Name),
+			goapp.Span().Class("verb").Text(" "+r.Text),
+		)
 	}
-	class, name := "message", r.Name
+	li := goapp.Li().Class("message")
+	name := r.Name
 	if r.Own {
-		class, name = "message own", "You"
+		li, name = li.Class("own"), event.ReservedName
 	}
-	li := goapp.Li().Class(class).DataSet("status", StatusSent)
+	li = personRow(li, r.User, r.Name).DataSet("status", StatusSent)
 	if r.Time > 0 {
 		// The time shows through CSS (attr(data-time)), so that the row's
 		// text stays "name: text".
 		clock, full := formatTime(r.Time)
 		li = li.DataSet("time", clock).Title(full)
 	}
-	return li.Body(messageParts(name, r.Text)...)
+	return li.Body(messageParts(name, personTitle(r.User, r.Name), r.Text)...)
 }
 
 // formatTime returns a message time as a short clock and in full, in the

@@ -2,6 +2,8 @@ package app
 
 import (
 	"fmt"
+	"hash/fnv"
+	"html"
 	"regexp"
 	"slices"
 	"strings"
@@ -42,6 +44,25 @@ var (
 	betweenTags = regexp.MustCompile(`>\s+<`)
 	openTag     = regexp.MustCompile(`<([a-z0-9]+)((?:\s+[a-z-]+(?:="[^"]*")?)*)\s*>`)
 	attribute   = regexp.MustCompile(`[a-z-]+(?:="[^"]*")?`)
+)
+
+// rowTexts returns what each row of #message-container reads, as the
+// browser's textContent would: its text nodes, tags dropped and entities
+// decoded. Rows hold no nested list items, and the notices keep their words
+// in a span, so no text node of a row is reindented by HTMLString.
+func rowTexts(page string) []string {
+	list := page[strings.Index(page, `id="message-container"`):]
+	list = list[:strings.Index(list, "</ul>")]
+	var out []string
+	for _, m := range listItem.FindAllStringSubmatch(list, -1) {
+		out = append(out, html.UnescapeString(anyTag.ReplaceAllString(m[1], "")))
+	}
+	return out
+}
+
+var (
+	listItem = regexp.MustCompile(`<li[^>]*>(.*?)</li>`)
+	anyTag   = regexp.MustCompile(`<[^>]*>`)
 )
 
 // mustContain fails unless html holds every part.
@@ -99,22 +120,26 @@ func TestChatConversation(t *testing.T) {
 	html := render(t, c)
 	mustContain(t, html,
 		`<li class="notice">You joined</li>`,
-		`<li class="notice">Bob connected</li>`,
-		`<li class="message own" data-status="sent"><span class="name">You</span><span class="sep">: </span><span class="text">hi Bob</span></li>`,
-		`<li class="message" data-status="sent"><span class="name">Bob</span><span class="sep">: </span><span class="text">&lt;img src=x onerror=alert(1)&gt;</span>`,
-		`<li class="notice">Bob disconnected</li>`,
+		`<li class="notice hue-2" data-initial="B"><bdi class="name" title="\u2068Bob\u2069 (u2)">Bob</bdi><span class="verb"> connected</span></li>`,
+		`<li class="message own hue-11" data-initial="A" data-status="sent"><bdi class="name" title="\u2068Ann\u2069 (me)">You</bdi><span class="sep">: </span><bdi class="text">hi Bob</bdi></li>`,
+		`<li class="message hue-2" data-initial="B" data-status="sent"><bdi class="name" title="\u2068Bob\u2069 (u2)">Bob</bdi><span class="sep">: </span><bdi class="text">&lt;img src=x onerror=alert(1)&gt;</bdi>`,
+		`<li class="notice hue-2" data-initial="B"><bdi class="name" title="\u2068Bob\u2069 (u2)">Bob</bdi><span class="verb"> disconnected</span></li>`,
 		`id="send-container"`, `id="message-input"`, `id="send-button"`,
 	)
+	// The DOM contract: each row reads "name: text", "You: text" or a notice.
+	if got, want := rowTexts(html), []string{"You joined", "Bob connected", "You: hi Bob", "Bob: <img src=x onerror=alert(1)>", "Bob disconnected"}; !slices.Equal(got, want) {
+		t.Errorf("rows read %q, want %q", got, want)
+	}
 	mustNotContain(t, html, `id="name-form"`, `<img src=x`)
 	// Entries keep the server's order.
-	if a, b := strings.Index(html, "hi Bob"), strings.Index(html, "Bob disconnected"); a < 0 || b < a {
+	if a, b := strings.Index(html, "hi Bob"), strings.Index(html, "> disconnected<"); a < 0 || b < a {
 		t.Errorf("rows out of order")
 	}
 
 	// A message's time shows through data-time, outside its text.
 	at := time.Date(2026, 11, 26, 9, 5, 0, 0, time.Local)
 	c.apply(Update{Events: []event.Event{event.Message{Seq: 3, User: "u2", Name: "Bob", Text: "timed", Time: at.UnixMilli()}}})
-	mustContain(t, render(t, c), `data-time="09:05"`, `title="2026-11-26 09:05:00"`, `<span class="text">timed</span>`)
+	mustContain(t, render(t, c), `data-time="09:05"`, `title="2026-11-26 09:05:00"`, `<bdi class="text">timed</bdi>`)
 }
 
 func TestChatNameRules(t *testing.T) {
@@ -126,6 +151,12 @@ func TestChatNameRules(t *testing.T) {
 		{"   ", "Name is empty.", ""},
 		{strings.Repeat("n", event.MaxNameLen+1), "Name is longer than 32 characters.", ""},
 		{"a\u0007b", "Name contains control characters or invalid UTF-8.", ""},
+		{"You", `Name "You" is reserved: the page shows your own messages under it.`, ""},
+		{"yOu", `Name "You" is reserved: the page shows your own messages under it.`, ""},
+		{"\u202eecila", "Name contains invisible formatting characters, such as a zero-width space or a direction override.", ""},
+		{"\u3164", "Name contains a blank filler character that shows as nothing.", ""},
+		{"alice disconnected", `Name cannot end with "connected", "disconnected" or "joined", which would read like a notice.`, ""},
+		{"Jose\u0301", "", "Jos\u00e9"},
 		{"  Ann  ", "", "Ann"},
 	}
 	for _, tt := range tests {
@@ -135,7 +166,7 @@ func TestChatNameRules(t *testing.T) {
 			t.Errorf("takeName(%q) = %v, error %q, name %q; want error %q, name %q", tt.draft, ok, c.nameErr, c.name, tt.err, tt.name)
 		}
 		if tt.err != "" {
-			mustContain(t, render(t, c), `id="name-error"`, tt.err)
+			mustContain(t, render(t, c), `id="name-error"`, html.EscapeString(tt.err))
 		}
 	}
 
@@ -205,21 +236,19 @@ func TestChatOutboxRows(t *testing.T) {
 		{ID: "a", Text: "first <b>", Status: StatusPending},
 		{ID: "b", Text: "too long", Status: StatusFailed, Reason: "Message is longer than 2000 characters."},
 	}})
-	c.entries = append(c.entries, entry{own: true, name: "Ann", text: "stored"})
+	c.entries = append(c.entries, entry{own: true, user: "me", name: "Ann", text: "stored"})
 	html := render(t, c)
 	mustContain(t, html,
-		`<li class="message own pending" data-status="pending"><span class="name">You</span><span class="sep">: </span><span class="text">first &lt;b&gt;</span></li>`,
-		`data-status="failed"`, `class="message own failed"`, `aria-label="Retry"`, `aria-label="Delete"`,
+		`<li class="message own pending hue-11" data-initial="A" data-status="pending"><bdi class="name" title="\u2068Ann\u2069 (me)">You</bdi><span class="sep">: </span><bdi class="text">first &lt;b&gt;</bdi></li>`,
+		`data-status="failed"`, `class="message own failed hue-11"`, `aria-label="Retry"`, `aria-label="Delete"`,
 	)
 	// The outbox follows the room's messages; the buttons carry no text,
 	// so a failed row still reads "You: too long".
 	if a, b := strings.Index(html, "stored"), strings.Index(html, "first &lt;b&gt;"); a < 0 || b < a {
 		t.Errorf("the outbox is not at the end of the list")
 	}
-	failed := html[strings.Index(html, `class="message own failed"`):]
-	failed = failed[:strings.Index(failed, "</li>")]
-	if text := regexp.MustCompile(`<[^>]*>`).ReplaceAllString(failed[strings.Index(failed, ">")+1:], ""); text != "You: too long" {
-		t.Errorf("a failed row reads %q, want %q", text, "You: too long")
+	if got, want := rowTexts(html), []string{"You: stored", "You: first <b>", "You: too long"}; !slices.Equal(got, want) {
+		t.Errorf("rows read %q, want %q", got, want)
 	}
 
 	// Acknowledged: the outbox row goes, the server's row takes its place.
@@ -228,7 +257,7 @@ func TestChatOutboxRows(t *testing.T) {
 	}})
 	html = render(t, c)
 	mustNotContain(t, html, `data-status="pending"`)
-	mustContain(t, html, `<li class="message own" data-status="sent"><span class="name">You</span><span class="sep">: </span><span class="text">first &lt;b&gt;</span></li>`)
+	mustContain(t, html, `<li class="message own hue-11" data-initial="A" data-status="sent"><bdi class="name" title="\u2068Ann\u2069 (me)">You</bdi><span class="sep">: </span><bdi class="text">first &lt;b&gt;</bdi></li>`)
 }
 
 func TestChatRetryAndDelete(t *testing.T) {
@@ -300,4 +329,137 @@ func TestChatUpdateNotice(t *testing.T) {
 	html := render(t, &Chat{updateReady: true})
 	mustContain(t, html, `id="update-banner"`, `id="reload-button"`, "A new version is available.")
 	mustNotContain(t, render(t, &Chat{}), `id="update-banner"`)
+}
+
+// TestChatTellsPeopleApart proves that two people of the same name look
+// different: each row and notice carries its person's colour class and
+// initial, and the name's hover title holds the short id, while every row
+// still reads exactly "name: text".
+func TestChatTellsPeopleApart(t *testing.T) {
+	t.Parallel()
+	const (
+		first  = "3f2b8c1e-9d4a-4e7b-a6c5-0f1e2d3c4b5a" // hue-2
+		second = "8a7b6c5d-4e3f-4a1b-9c8d-7e6f5a4b3c2d" // hue-7
+	)
+	c := &Chat{state: StateConnected, mounted: true}
+	c.apply(Update{State: StateConnected, Events: []event.Event{
+		event.Joined{User: second, Name: "Ann", Token: "t"},
+		event.UserJoined{User: first, Name: "Ann"},
+		event.Message{Seq: 1, User: first, Name: "Ann", Text: "I am Ann"},
+		event.Message{Seq: 2, User: second, Name: "Ann", Text: "so am I"},
+		event.UserLeft{User: first, Name: "Ann"},
+	}})
+	html := render(t, c)
+	tests := []struct {
+		name, part string
+	}{
+		{"the other Ann's notice", `<li class="notice hue-2" data-initial="A"><bdi class="name" title="\u2068Ann\u2069 (3f2b8c1e)">Ann</bdi><span class="verb"> connected</span></li>`},
+		{"the other Ann's message", `<li class="message hue-2" data-initial="A" data-status="sent"><bdi class="name" title="\u2068Ann\u2069 (3f2b8c1e)">Ann</bdi>`},
+		{"my own message", `<li class="message own hue-7" data-initial="A" data-status="sent"><bdi class="name" title="\u2068Ann\u2069 (8a7b6c5d)">You</bdi>`},
+		{"the other Ann's departure", `<li class="notice hue-2" data-initial="A"><bdi class="name" title="\u2068Ann\u2069 (3f2b8c1e)">Ann</bdi><span class="verb"> disconnected</span></li>`},
+	}
+	for _, tt := range tests {
+		if !strings.Contains(html, tt.part) {
+			t.Errorf("%s: the page lacks %s\npage: %s", tt.name, tt.part, html)
+		}
+	}
+	if got, want := rowTexts(html), []string{"You joined", "Ann connected", "Ann: I am Ann", "You: so am I", "Ann disconnected"}; !slices.Equal(got, want) {
+		t.Errorf("rows read %q, want %q", got, want)
+	}
+	// Colours come from classes only: the page runs without inline styles.
+	mustNotContain(t, html, `style=`)
+}
+
+// TestChatIsolatesWhatPeopleTyped proves that names and texts sit in <bdi>
+// elements, so that a direction override in them (from a name stored before
+// the name rules refused one) cannot reorder the rest of the row.
+func TestChatIsolatesWhatPeopleTyped(t *testing.T) {
+	t.Parallel()
+	c := &Chat{state: StateConnected, mounted: true, user: "me", name: "Ann"}
+	c.apply(Update{State: StateConnected, Events: []event.Event{
+		event.UserJoined{User: "u2", Name: "\u202eecila"},
+		event.Message{Seq: 1, User: "u2", Name: "\u202eecila", Text: "\u202eolleh"},
+		event.Message{Seq: 2, User: "u3", Name: "عمر", Text: "سلام hello"},
+	}})
+	html := render(t, c)
+	mustContain(t, html,
+		`<bdi class="name" title="\u2068\u202eecila\u2069 (u2)">`+"\u202eecila</bdi><span class=\"verb\"> connected</span>",
+		`<bdi class="name" title="\u2068\u202eecila\u2069 (u2)">`+"\u202eecila</bdi><span class=\"sep\">: </span><bdi class=\"text\">\u202eolleh</bdi>",
+		`<bdi class="name" title="\u2068عمر\u2069 (u3)">عمر</bdi><span class="sep">: </span><bdi class="text">سلام hello</bdi>`,
+	)
+	if got, want := rowTexts(html), []string{"\u202eecila connected", "\u202eecila: \u202eolleh", "عمر: سلام hello"}; !slices.Equal(got, want) {
+		t.Errorf("rows read %q, want %q", got, want)
+	}
+}
+
+func TestHueClass(t *testing.T) {
+	t.Parallel()
+	// The colours are part of how people recognise each other: changing
+	// the hash would recolour everyone.
+	tests := []struct{ user, want string }{
+		{"3f2b8c1e-9d4a-4e7b-a6c5-0f1e2d3c4b5a", "hue-2"},
+		{"8a7b6c5d-4e3f-4a1b-9c8d-7e6f5a4b3c2d", "hue-7"},
+		{"me", "hue-11"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := hueClass(tt.user); got != tt.want {
+			t.Errorf("hueClass(%q) = %q, want %q", tt.user, got, tt.want)
+		}
+	}
+	// It is FNV-1a modulo the palette, and random ids use every colour.
+	used := map[string]int{}
+	for i := range 1200 {
+		user := fmt.Sprintf("%08x-0000-4000-8000-%012x", i*7919, i)
+		h := fnv.New32a()
+		h.Write([]byte(user))
+		want := fmt.Sprintf("hue-%d", h.Sum32()%paletteSize)
+		got := hueClass(user)
+		if got != want {
+			t.Fatalf("hueClass(%q) = %q, want %q", user, got, want)
+		}
+		used[got]++
+	}
+	if len(used) != paletteSize {
+		t.Fatalf("1200 ids use %d colours of %d: %v", len(used), paletteSize, used)
+	}
+}
+
+func TestInitial(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, want string }{
+		{"ann", "A"},
+		{"Ana 🌸", "A"},
+		{"🌸 bo", "B"},
+		{"  ...zoé", "Z"},
+		{"ễlan", "Ễ"},
+		{"e\u0301 x", "E\u0301"},
+		{"देवनागरी", "दे"},
+		{"क्षत्रिय", "क्"},
+		{"王小明", "王"},
+		{"42", "4"},
+		{"ǆemal", "Ǆ"},
+		{"🌸", ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := initial(tt.name); got != tt.want {
+			t.Errorf("initial(%q) = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestPersonTitle(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ user, name, want string }{
+		{"3f2b8c1e-9d4a-4e7b-a6c5-0f1e2d3c4b5a", "Ann", "\u2068Ann\u2069 (3f2b8c1e)"},
+		{"u2", "Bob", "\u2068Bob\u2069 (u2)"},
+		{"", "Ann", "\u2068Ann\u2069"},
+		{"3f2b8c1e-9d4a", "\u202eecila", "\u2068\u202eecila\u2069 (3f2b8c1e)"},
+	}
+	for _, tt := range tests {
+		if got := personTitle(tt.user, tt.name); got != tt.want {
+			t.Errorf("personTitle(%q, %q) = %+q, want %+q", tt.user, tt.name, got, tt.want)
+		}
+	}
 }
