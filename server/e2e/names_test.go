@@ -84,7 +84,8 @@ func TestNames(t *testing.T) {
 	ann, twin := person{newBrowser(t), "Ann"}, person{newBrowser(t), "Ann"}
 	open(t, ann.browser, ts.URL)
 
-	// The form says why "You" and a reversed name are refused.
+	// The form says why "You", a reversed name and a notice-like name are
+	// refused.
 	for _, tt := range []struct{ name, reason string }{
 		{"You", `Name "You" is reserved`},
 		{"\u202eecila", "Name contains invisible formatting characters"},
@@ -103,7 +104,7 @@ func TestNames(t *testing.T) {
 
 	// The twin joins under the same name. Colours come from the user id,
 	// and 1 in 12 pairs share one: the twin becomes a new person until
-	// theirs differs (five tries fail once in 20,000 runs).
+	// theirs differs (five tries in a row fail once in 250,000 runs).
 	open(t, twin.browser, ts.URL)
 	var mine, theirs rowView
 	for try := 1; ; try++ {
