@@ -37,11 +37,11 @@ type Client struct {
 	cursor uint64 // while catching up: the last seq queued
 
 	mu     sync.Mutex
-	queue  [][]byte // encoded events, shared with other clients: never modified
-	queued int      // bytes in queue
-	err    error    // why the client stopped: ErrSlowConsumer or ErrClosed
-	drain  bool     // Drain was called: Next empties the queue, then ErrClosed
-	fill   func()   // while catching up: queues the next page of history
+	queue  [][]byte                    // encoded events, shared with other clients: never modified
+	queued int                         // bytes in queue
+	err    error                       // why the client stopped: ErrSlowConsumer or ErrClosed
+	drain  bool                        // Drain was called: Next empties the queue, then ErrClosed
+	fill   func(context.Context) error // while catching up: queues the next page of history
 }
 
 // NewClient returns a client whose queue holds at most queueBytes bytes of
@@ -81,10 +81,40 @@ func (c *Client) enqueue(b []byte) {
 	c.signal()
 }
 
+// enqueueAll appends first (unless nil) and then the events of each of rest
+// as enqueue would, under one hold of the client's lock and with one wake-up:
+// a joiner's Joined and its recent history, or the notices of a batch of
+// joins.
+func (c *Client) enqueueAll(first []byte, rest ...[][]byte) {
+	size := len(first)
+	for _, events := range rest {
+		for _, b := range events {
+			size += len(b)
+		}
+	}
+	c.mu.Lock()
+	if c.err == nil && !c.drain {
+		if c.queued+size > c.limit {
+			c.err = ErrSlowConsumer
+			c.queue, c.queued = nil, 0
+		} else {
+			if first != nil {
+				c.queue = append(c.queue, first)
+			}
+			for _, events := range rest {
+				c.queue = append(c.queue, events...)
+			}
+			c.queued += size
+		}
+	}
+	c.mu.Unlock()
+	c.signal()
+}
+
 // setFill sets (or, with nil, clears) what Next calls to refill an empty
 // queue while the client catches up with a room's history. Setting it wakes
 // Next, which may be waiting on an empty queue.
-func (c *Client) setFill(f func()) {
+func (c *Client) setFill(f func(context.Context) error) {
 	c.mu.Lock()
 	c.fill = f
 	c.mu.Unlock()
@@ -141,8 +171,17 @@ func (c *Client) Next(ctx context.Context, buf []byte) ([]byte, error) {
 			return buf, err
 		}
 		if len(c.queue) > 0 {
-			buf = c.take(buf)
+			frame := c.take()
 			c.mu.Unlock()
+			// Copied without the lock: the hub queues for this client
+			// meanwhile, with the room's lock held.
+			for i, b := range frame {
+				if i > 0 {
+					buf = append(buf, '\n')
+				}
+				buf = append(buf, b...)
+			}
+			clear(frame) // the queue no longer reaches these elements
 			return buf, nil
 		}
 		if c.drain {
@@ -153,8 +192,11 @@ func (c *Client) Next(ctx context.Context, buf []byte) ([]byte, error) {
 		c.mu.Unlock()
 		if fill != nil {
 			// Catching up: the queue is empty, take the next page of
-			// history (outside c.mu: fill takes the room's lock first).
-			fill()
+			// history (outside c.mu: fill takes the room's lock first). It
+			// may wait for its turn to read the store, within ctx.
+			if err := fill(ctx); err != nil {
+				return buf, err
+			}
 			continue
 		}
 		select {
@@ -165,24 +207,24 @@ func (c *Client) Next(ctx context.Context, buf []byte) ([]byte, error) {
 	}
 }
 
-// take moves the events that fit in one frame from the queue to buf. The
-// first event always fits: no event is larger than a frame.
-func (c *Client) take(buf []byte) []byte {
+// take removes the events that fit in one frame from the queue and returns
+// them: a piece of the queue's backing array that the queue no longer
+// reaches, so Next may read and clear it without the lock. The first event
+// always fits: no event is larger than a frame.
+func (c *Client) take() [][]byte {
 	n, size := 0, 0
 	for _, b := range c.queue {
 		if n > 0 && size+1+len(b) > event.MaxServerFrameBytes {
 			break
 		}
 		if n > 0 {
-			buf = append(buf, '\n')
 			size++
 		}
-		buf = append(buf, b...)
 		size += len(b)
 		c.queued -= len(b)
 		n++
 	}
-	clear(c.queue[:n])
+	frame := c.queue[:n:n]
 	c.queue = c.queue[n:]
 	if len(c.queue) == 0 {
 		c.queue = nil // drop the backing array: an idle client holds nothing
@@ -190,7 +232,7 @@ func (c *Client) take(buf []byte) []byte {
 		// More is waiting: make sure the writer comes back without a wake-up.
 		c.signal()
 	}
-	return buf
+	return frame
 }
 
 // signal wakes Next without blocking; one pending token is enough.

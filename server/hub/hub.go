@@ -9,13 +9,22 @@
 // room every member receives events in one order, the order of the store's
 // sequence numbers, and a joining client gets the history up to exactly the
 // point where its live stream starts: no gap and no repeat.
+//
+// A join never reads the store under a lock that the live stream needs: it
+// reads (at most maxHistoryReads at once across the hub) with the room
+// unlocked, then takes the room's lock only to queue what it read and what
+// arrived meanwhile. Fresh joiners share one encoding of the recent history,
+// kept per room and extended as messages are delivered, so a burst of joins
+// costs a few pointers per joiner, not a store read and an encoding each.
 package hub
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chatwasm/chat/app/event"
@@ -37,6 +46,23 @@ const (
 	// DefaultPresenceGrace is how long a user may be without a connection
 	// before the room is told it left: 10 s hides a reload or a network blip.
 	DefaultPresenceGrace = 10 * time.Second
+
+	// maxHistoryReads is how many store reads of the join path run at once
+	// across the hub: 2. They are a room's last seq when it is first used,
+	// a fresh join's recent history (or its check against retention), the
+	// check of a resuming client's since, and each page of a catch-up. The
+	// store has 4 connections (store.MaxConns) and the server 2 cores: two
+	// readers keep both cores busy, and the other connections stay free for
+	// the writer, so a burst of joins never makes a live message wait for a
+	// connection. Joins beyond it wait their turn, in order; none fails.
+	maxHistoryReads = 2
+
+	// admitBatch is how many joins a room admits per hold of its lock: 16.
+	// Each join costs a notice to every member, so a burst of N joins into
+	// a room of M members queues N×M events; 16 joins into a room of a
+	// thousand members take a millisecond or two, after which a live
+	// message waiting for the lock gets its turn.
+	admitBatch = 64
 )
 
 // ErrNotJoined is returned by Publish for a client that is in no room.
@@ -63,24 +89,155 @@ type Hub struct {
 	// now stamps messages; tests may replace it.
 	now func() time.Time
 
+	// reads holds a token per store read of the join path in progress, at
+	// most maxHistoryReads.
+	reads chan struct{}
+	// beforeRead, when set, is called with the room's name before each
+	// store read of the join path, outside the room's lock, with the read's
+	// token held: tests pause a join there.
+	beforeRead func(room string)
+
 	mu    sync.RWMutex
 	rooms map[string]*room
 
-	flushers sync.WaitGroup // running flush loops, waited for by Close
+	workers sync.WaitGroup // running flush and history loops, waited for by Close
 }
 
 // room is one room's membership, presence and message order. Its lock is
 // held while an event is queued for all members, so that every member sees
-// one order; the lock order is room, then client.
+// one order; the lock order is room, then client. No store call is made
+// with it held, and joins do not queue for it one by one: they queue on
+// joinMu, and the room's join loop admits them in batches.
 type room struct {
-	name    string
+	name string
+	// ready is closed once seq is loaded from the store, or loading failed
+	// (err, set before). Until then the room has no member.
+	ready chan struct{}
+	err   error
+
+	// seq is the last Message.Seq queued to members. It is written with mu
+	// held and may be read without it.
+	seq atomic.Uint64
+
 	mu      sync.Mutex
 	members map[*Client]struct{}
 	users   map[string]*presence // who is in the room, by user id
-	seq     uint64               // the last Message.Seq queued to members
+	recent  recent               // the encoded recent history, up to seq
 
 	pending  []*publish // accepted, waiting for the next store batch
 	flushing bool       // a flush loop is running
+
+	// joinMu guards the joins waiting to be admitted. It is never held
+	// with mu.
+	joinMu  sync.Mutex
+	joins   []*admission // waiting for the join loop's next round
+	joining bool         // a join loop is running
+}
+
+// admission is one Join waiting for the room's join loop: what it will
+// receive once admitted, and where the loop answers.
+type admission struct {
+	client *Client
+	id     Identity
+	// withRecent: the client gets the recent history (a fresh join, or a
+	// gap); otherwise it resumes after since.
+	withRecent, gap bool
+	since           uint64
+	// fromRecent: it resumes close enough behind for the shared recent
+	// history to hold what it missed.
+	fromRecent bool
+	taken      bool       // the loop took it (guarded by room.joinMu)
+	done       chan error // buffered: the loop never waits for the joiner
+}
+
+// recent is a room's recent history encoded once and shared by every fresh
+// joiner: the encodings of its last messages up to the room's seq, oldest
+// first, in a ring of Config.History. Delivered messages go in as they are
+// queued to the members, the same bytes; a load from the store fills in
+// what came before. It costs a room at most Config.History encodings.
+type recent struct {
+	ring  [][]byte // len(ring) is the capacity; allocated on first use
+	start int      // index of the oldest held
+	n     int      // how many are held
+	// complete reports that the ring holds every stored message among the
+	// last Config.History up to the room's seq, as of the last load or
+	// check: it is full, or nothing older was stored.
+	complete bool
+}
+
+// push adds the newest encoding, dropping the oldest once the ring is full.
+func (rc *recent) push(b []byte, capacity int) {
+	if len(rc.ring) == 0 {
+		rc.ring = make([][]byte, capacity)
+	}
+	if rc.n < len(rc.ring) {
+		rc.ring[(rc.start+rc.n)%len(rc.ring)] = b
+		rc.n++
+		if rc.n == len(rc.ring) {
+			rc.complete = true
+		}
+		return
+	}
+	rc.ring[rc.start] = b
+	rc.start = (rc.start + 1) % len(rc.ring)
+}
+
+// at returns the i-th oldest encoding held.
+func (rc *recent) at(i int) []byte { return rc.ring[(rc.start+i)%len(rc.ring)] }
+
+// newestWithin returns the newest encodings whose sizes add up to at most
+// budget bytes, oldest first, as two pieces of the ring (either may be
+// empty): the recent history must fit the client's queue with room to spare
+// for the live stream, or the client would be closed as a slow consumer at
+// once. The pieces are the ring's own: read them under the room's lock.
+func (rc *recent) newestWithin(budget int) (older, newer [][]byte) {
+	first := rc.n
+	for i := rc.n - 1; i >= 0; i-- {
+		if budget -= len(rc.at(i)); budget < 0 {
+			break
+		}
+		first = i
+	}
+	if first == rc.n {
+		return nil, nil
+	}
+	from := (rc.start + first) % len(rc.ring)
+	to := from + rc.n - first
+	if to <= len(rc.ring) {
+		return rc.ring[from:to], nil
+	}
+	return rc.ring[from:], rc.ring[:to-len(rc.ring)]
+}
+
+// after returns the encodings held after seq since, oldest first, as a
+// catch-up page would: at most limit of them and budget bytes, but at least
+// one. roomSeq is the room's seq, where the ring ends; since+1 must be held.
+func (rc *recent) after(since uint64, limit, budget int, roomSeq uint64) [][]byte {
+	first := rc.n - int(roomSeq-since)
+	var out [][]byte
+	for i := first; i < rc.n && len(out) < limit; i++ {
+		b := rc.at(i)
+		if budget -= len(b); budget < 0 && len(out) > 0 {
+			break
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// replace makes the ring the newest capacity of loaded, the stored recent
+// history up to seq loadedTo, followed by the held encodings after it; the
+// ring ends at roomSeq, the room's seq now. The result is complete.
+func (rc *recent) replace(loaded [][]byte, loadedTo, roomSeq uint64, capacity int) {
+	tail := min(uint64(rc.n), roomSeq-loadedTo) // held, and after loadedTo
+	all := make([][]byte, 0, len(loaded)+int(tail))
+	all = append(all, loaded...)
+	for i := rc.n - int(tail); i < rc.n; i++ {
+		all = append(all, rc.at(i))
+	}
+	all = all[max(0, len(all)-capacity):]
+	*rc = recent{ring: make([][]byte, capacity), n: len(all), complete: true}
+	copy(rc.ring, all)
 }
 
 // presence is one user in a room: how many connections it has there, and
@@ -111,13 +268,14 @@ func New(cfg Config) *Hub {
 	if cfg.PresenceGrace <= 0 {
 		cfg.PresenceGrace = DefaultPresenceGrace
 	}
-	return &Hub{cfg: cfg, now: time.Now, rooms: make(map[string]*room)}
+	return &Hub{cfg: cfg, now: time.Now, reads: make(chan struct{}, maxHistoryReads), rooms: make(map[string]*room)}
 }
 
-// Close waits for the messages being stored to be stored and delivered.
-// Call it after the last Publish; the store can then be closed.
+// Close waits for the messages being stored to be stored and delivered, and
+// for the recent histories being loaded. Call it after the last Publish and
+// Join; the store can then be closed.
 func (h *Hub) Close() {
-	h.flushers.Wait()
+	h.workers.Wait()
 }
 
 // Identity is who joins: the verified user, the name, and the token that
@@ -138,143 +296,359 @@ type Identity struct {
 //
 // The others receive UserJoined unless the user was already present: another
 // tab, or a reconnect within the grace period.
+//
+// Join reads the store with the room unlocked, waiting its turn when
+// maxHistoryReads reads are under way, and the room admits the joins that
+// arrive together in batches: a burst of joins neither fails nor holds up
+// the live stream. Messages delivered meanwhile reach c in order after what
+// it read. Only the connection's reader calls Join: it must not run
+// concurrently for one client. When ctx ends first, Join returns its error
+// unless c was already being admitted, in which case it returns once c is
+// in the room.
 func (h *Hub) Join(ctx context.Context, c *Client, roomName string, id Identity, since uint64) error {
+	if c.room != "" {
+		return ErrAlreadyJoined
+	}
 	r, err := h.room(ctx, roomName)
 	if err != nil {
 		return fmt.Errorf("join %s: %w", roomName, err)
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if c.room != "" {
-		return ErrAlreadyJoined
-	}
-	catchUp, gap := false, false
-	switch {
-	case since > r.seq:
-		gap = true // the client knows messages this store does not
-	case since > 0 && since < r.seq:
-		_, complete, err := h.cfg.Store.After(ctx, r.name, since, 1)
+	a := &admission{client: c, id: id, since: since, done: make(chan error, 1)}
+	switch seq := r.seq.Load(); {
+	case since == 0:
+		a.withRecent = true
+	case since > seq:
+		a.withRecent, a.gap = true, true // the client knows messages this store does not
+	case seq-since <= uint64(h.cfg.History):
+		a.fromRecent = since < seq
+		// Up to date otherwise, unless messages arrive before it is
+		// admitted: then it catches up with them.
+	default:
+		complete, err := h.kept(ctx, r, since)
 		if err != nil {
 			return fmt.Errorf("join %s: %w", roomName, err)
 		}
-		catchUp, gap = complete, !complete
-	}
-	var recent []event.Message
-	if since == 0 || gap {
-		// The recent history ends at r.seq: a batch being stored is not
-		// yet queued to members and reaches the joiner live.
-		if recent, _, err = h.cfg.Store.Before(ctx, r.name, r.seq+1, h.cfg.History); err != nil {
-			return fmt.Errorf("join %s: %w", roomName, err)
+		if !complete {
+			a.withRecent, a.gap = true, true // pruned away
 		}
 	}
-	encoded, err := encodeWithin(recent, c.limit/2)
-	if err != nil {
-		return err
+	if err := h.admit(ctx, r, a); err != nil {
+		if errors.Is(err, ErrAlreadyJoined) {
+			return err
+		}
+		return fmt.Errorf("join %s: %w", roomName, err)
 	}
-	joined, err := event.Encode(event.Joined{Room: roomName, User: id.User, Name: id.Name, Token: id.Token, Seq: r.seq, Gap: gap})
-	if err != nil {
-		return err
+	return nil
+}
+
+// kept reports whether every message of r after since is still stored, so
+// that a client holding since can catch up without a gap.
+func (h *Hub) kept(ctx context.Context, r *room, since uint64) (bool, error) {
+	if err := h.acquireRead(ctx, r.name); err != nil {
+		return false, err
 	}
-	c.user, c.name, c.room = id.User, id.Name, roomName
-	c.enqueue(joined)
-	for _, b := range encoded {
-		c.enqueue(b)
+	defer h.releaseRead()
+	_, complete, err := h.cfg.Store.After(ctx, r.name, since, 1)
+	return complete, err
+}
+
+// admit queues a for r's join loop, starting the loop if none runs, and
+// returns the loop's answer. If ctx ends before the loop took a, a is
+// withdrawn and ctx's error returned; once taken, it is admitted (or
+// refused) within the loop's round, which admit waits for.
+func (h *Hub) admit(ctx context.Context, r *room, a *admission) error {
+	r.joinMu.Lock()
+	r.joins = append(r.joins, a)
+	if !r.joining {
+		r.joining = true
+		h.workers.Add(1)
+		go h.joinLoop(r)
+	}
+	r.joinMu.Unlock()
+	select {
+	case err := <-a.done:
+		return err
+	case <-ctx.Done():
+	}
+	r.joinMu.Lock()
+	if !a.taken {
+		r.joins = slices.DeleteFunc(r.joins, func(b *admission) bool { return b == a })
+		r.joinMu.Unlock()
+		return ctx.Err()
+	}
+	r.joinMu.Unlock()
+	return <-a.done
+}
+
+// joinLoop admits r's waiting joins, round after round, while there are
+// any. A round takes every join that arrived before it, brings the shared
+// recent history up to date with the store when one of them needs it, and
+// then admits them, admitBatch per hold of the room's lock.
+func (h *Hub) joinLoop(r *room) {
+	defer h.workers.Done()
+	for {
+		r.joinMu.Lock()
+		batch := r.joins
+		r.joins = nil
+		if len(batch) == 0 {
+			r.joining = false
+			r.joinMu.Unlock()
+			return
+		}
+		for _, a := range batch {
+			a.taken = true
+		}
+		r.joinMu.Unlock()
+
+		var recentErr error
+		if slices.ContainsFunc(batch, func(a *admission) bool { return a.withRecent || a.fromRecent }) {
+			recentErr = h.refreshRecent(r)
+		}
+		for len(batch) > 0 {
+			n := min(len(batch), admitBatch)
+			r.mu.Lock()
+			h.admitBatch(r, batch[:n], recentErr)
+			r.mu.Unlock()
+			batch = batch[n:]
+		}
+	}
+}
+
+// admitBatch enters each of batch into r, in order, and answers it. The
+// UserJoined notices of the batch reach each member in one enqueue, in the
+// order of the joins, as if each had been queued at its join: the members
+// from before the batch get all of them, and a joiner of the batch those of
+// the joins after its own. A member's writer then wakes once per batch, not
+// once per join. The caller holds r.mu.
+func (h *Hub) admitBatch(r *room, batch []*admission, recentErr error) {
+	type entered struct {
+		client  *Client
+		notices int // how many of notices were queued up to its join, its own included
+	}
+	var notices [][]byte
+	var joined []entered
+	for _, a := range batch {
+		if (a.withRecent || a.fromRecent) && recentErr != nil {
+			a.done <- recentErr
+			continue
+		}
+		notice, member, err := h.enter(r, a)
+		if notice != nil {
+			notices = append(notices, notice)
+		}
+		if err == nil && member {
+			joined = append(joined, entered{a.client, len(notices)})
+		}
+		a.done <- err
+	}
+	if len(notices) > 0 {
+		for m := range r.members {
+			m.enqueueAll(nil, notices)
+		}
+		for _, e := range joined {
+			if rest := notices[e.notices:]; len(rest) > 0 {
+				e.client.enqueueAll(nil, rest)
+			}
+		}
+	}
+	for _, e := range joined {
+		r.members[e.client] = struct{}{}
+	}
+}
+
+// enter queues Joined for a's client and what it missed, and registers the
+// user's presence. A fresh or gap join gets the recent history; a resuming
+// one the messages after its since, from the recent history when that
+// holds them (a page's worth; the rest, if any, through catch-up pages),
+// else from the store through catch-up pages. It returns the UserJoined
+// notice for the others when the user is new to the room, and member true
+// when the client is to join the live stream now; otherwise it is set to
+// catch up first. The caller (admitBatch) queues the notice and adds the
+// member. It holds r.mu; r.recent is complete and checked when a.withRecent
+// or a.fromRecent.
+func (h *Hub) enter(r *room, a *admission) (notice []byte, member bool, err error) {
+	c, id := a.client, a.id
+	if c.room != "" {
+		return nil, false, ErrAlreadyJoined
+	}
+	seq := r.seq.Load()
+	withRecent, gap, cursor := a.withRecent, a.gap, a.since
+	var missed [][]byte // from the recent history, after since
+	if a.fromRecent {
+		switch oldest := seq - uint64(r.recent.n) + 1; {
+		case a.since+1 >= oldest:
+			missed = r.recent.after(a.since, pageSize, c.limit/2, seq)
+			cursor += uint64(len(missed))
+		case r.recent.n < h.cfg.History:
+			// Complete and not full: nothing older is stored, so
+			// what the client missed before oldest is gone.
+			withRecent, gap = true, true
+		}
+		// Otherwise the room moved on past the recent history since Join
+		// looked: catch up from the store.
+	}
+	joined, err := event.Encode(event.Joined{Room: r.name, User: id.User, Name: id.Name, Token: id.Token, Seq: seq, Gap: gap})
+	if err != nil {
+		return nil, false, err
+	}
+	p := r.users[id.User]
+	if p == nil {
+		if notice, err = event.Encode(event.UserJoined{Room: r.name, User: id.User, Name: id.Name}); err != nil {
+			return nil, false, err
+		}
 	}
 
-	p := r.users[id.User]
+	c.user, c.name, c.room = id.User, id.Name, r.name
+	if withRecent {
+		// The recent history ends at seq: a batch being stored is not yet
+		// queued to members and reaches the joiner live.
+		older, newer := r.recent.newestWithin(c.limit / 2)
+		c.enqueueAll(joined, older, newer)
+	} else {
+		c.enqueueAll(joined, missed)
+	}
 	switch {
 	case p == nil:
 		p = &presence{}
 		r.users[id.User] = p
-		notice, err := event.Encode(event.UserJoined{Room: roomName, User: id.User, Name: id.Name})
-		if err != nil {
-			return err
-		}
-		for m := range r.members {
-			m.enqueue(notice)
-		}
 	case p.leave != nil:
 		p.leave.Stop() // back within the grace period: nobody saw it leave
 		p.leave = nil
 	}
 	p.name = id.Name
 	p.conns++
-	if catchUp {
-		c.cursor = since
-		c.setFill(func() { h.fill(r, c) })
-	} else {
-		r.members[c] = struct{}{}
+	if !withRecent && cursor < seq {
+		c.cursor = cursor
+		c.setFill(func(ctx context.Context) error { return h.fill(ctx, r, c) })
+		return notice, false, nil
 	}
+	return notice, true, nil
+}
+
+// refreshRecent makes r.recent complete and true to the store: when it is
+// complete, it checks that retention has deleted none of it (pruning deletes
+// the oldest first, so checking the oldest is enough); otherwise, or when
+// retention did, it reads the recent history and encodes it once, with r
+// unlocked, and merges it with what was delivered meanwhile.
+func (h *Hub) refreshRecent(r *room) error {
+	r.mu.Lock()
+	seq, complete, held := r.seq.Load(), r.recent.complete, uint64(r.recent.n)
+	r.mu.Unlock()
+	if complete && held == 0 {
+		return nil // nothing stored, nothing to check
+	}
+	ctx := context.Background() // the round serves many joins: none's context ends it
+	if err := h.acquireRead(ctx, r.name); err != nil {
+		return err
+	}
+	defer h.releaseRead()
+	if complete {
+		oldest := seq - held + 1
+		_, kept, err := h.cfg.Store.After(ctx, r.name, oldest-1, 1)
+		if err != nil {
+			return fmt.Errorf("check recent history: %w", err)
+		}
+		if kept {
+			return nil
+		}
+	}
+	msgs, _, err := h.cfg.Store.Before(ctx, r.name, seq+1, h.cfg.History)
+	if err != nil {
+		return fmt.Errorf("read recent history: %w", err)
+	}
+	encoded := make([][]byte, len(msgs))
+	for i, m := range msgs {
+		if encoded[i], err = event.Encode(m); err != nil {
+			return fmt.Errorf("encode recent history: %w", err)
+		}
+	}
+	r.mu.Lock()
+	r.recent.replace(encoded, seq, r.seq.Load(), h.cfg.History)
+	r.mu.Unlock()
 	return nil
 }
 
 // fill queues the next page of history for a client that is catching up,
 // and moves it to the live stream once it has reached the room's last
-// message. Client.Next calls it when the client's queue is empty.
-func (h *Hub) fill(r *room, c *Client) {
+// message. Client.Next calls it, with its context, when the client's queue
+// is empty; it returns only that context's error. The page is read and
+// encoded with the room unlocked.
+func (h *Hub) fill(ctx context.Context, r *room, c *Client) error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if c.left {
+	left, cursor, seq := c.left, c.cursor, r.seq.Load()
+	r.mu.Unlock()
+	if left {
 		c.setFill(nil)
-		return
+		return nil
 	}
-	msgs, complete, err := h.cfg.Store.After(context.Background(), r.name, c.cursor, pageSize)
-	msgs = upTo(msgs, r.seq)
-	if err != nil || !complete || (len(msgs) == 0 && c.cursor < r.seq) {
+	if err := h.acquireRead(ctx, r.name); err != nil {
+		return err
+	}
+	defer h.releaseRead()
+	msgs, complete, err := h.cfg.Store.After(ctx, r.name, cursor, pageSize)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err != nil || !complete || (len(msgs) == 0 && cursor < seq) {
 		// The store failed, or pruned what the client still needed while
 		// it caught up: restart the client, whose next Join finds out
 		// what is left and says so.
 		c.stop(ErrSlowConsumer)
-		return
+		return nil
 	}
+	page := make([][]byte, 0, len(msgs))
 	budget := c.limit / 2
 	for i, m := range msgs {
 		b, err := event.Encode(m)
 		if err != nil {
 			c.stop(ErrSlowConsumer)
-			return
+			return nil
 		}
 		if budget -= len(b); budget < 0 && i > 0 {
 			break
 		}
-		c.enqueue(b)
-		c.cursor = m.Seq
+		page = append(page, b)
 	}
-	if c.cursor >= r.seq {
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c.left {
+		c.setFill(nil)
+		return nil
+	}
+	// Stored but not yet queued to members: those reach the client in the
+	// next page, after the ones before them.
+	seq = r.seq.Load()
+	for i, b := range page {
+		if msgs[i].Seq > seq {
+			break
+		}
+		c.enqueue(b)
+		c.cursor = msgs[i].Seq
+	}
+	if c.cursor >= seq {
 		c.setFill(nil)
 		r.members[c] = struct{}{}
 	}
+	return nil
 }
 
-// encodeWithin encodes the newest messages whose encodings fit in budget
-// bytes, in order: the recent history must fit the client's queue with room
-// to spare for the live stream, or the client would be closed as a slow
-// consumer at once.
-func encodeWithin(msgs []event.Message, budget int) ([][]byte, error) {
-	encoded := make([][]byte, len(msgs))
-	first := len(msgs)
-	for i := len(msgs) - 1; i >= 0; i-- {
-		b, err := event.Encode(msgs[i])
-		if err != nil {
-			return nil, err
-		}
-		if budget -= len(b); budget < 0 {
-			break
-		}
-		encoded[i], first = b, i
+// acquireRead waits for a turn to read the store for the join path of room,
+// or for ctx to end; releaseRead ends the turn.
+func (h *Hub) acquireRead(ctx context.Context, room string) error {
+	select {
+	case h.reads <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	return encoded[first:], nil
+	if h.beforeRead != nil {
+		h.beforeRead(room)
+	}
+	return nil
 }
 
-// upTo drops the messages after seq from an ordered slice.
-func upTo(msgs []event.Message, seq uint64) []event.Message {
-	for i, m := range msgs {
-		if m.Seq > seq {
-			return msgs[:i]
-		}
-	}
-	return msgs
-}
+// releaseRead ends a turn taken with acquireRead.
+func (h *Hub) releaseRead() { <-h.reads }
 
 // Leave takes c out of its room, if it is in one. When the user has no
 // connection left in the room, the others are told after the grace period,
@@ -347,7 +721,7 @@ func (h *Hub) Publish(ctx context.Context, c *Client, s event.Send) (m event.Mes
 	r.pending = append(r.pending, p)
 	if !r.flushing {
 		r.flushing = true
-		h.flushers.Add(1)
+		h.workers.Add(1)
 		go h.flush(r)
 	}
 	r.mu.Unlock()
@@ -365,7 +739,7 @@ func (h *Hub) Publish(ctx context.Context, c *Client, s event.Send) (m event.Mes
 // flush stores the room's pending messages batch after batch, one
 // transaction each, and queues each batch to the members in order.
 func (h *Hub) flush(r *room) {
-	defer h.flushers.Done()
+	defer h.workers.Done()
 	for {
 		r.mu.Lock()
 		batch := r.pending
@@ -407,7 +781,8 @@ func (h *Hub) deliver(r *room, batch []*publish, results []store.Result) {
 		} else {
 			var b []byte
 			if b, err = event.Encode(res.Message); err == nil {
-				r.seq = res.Message.Seq
+				r.seq.Store(res.Message.Seq)
+				r.recent.push(b, h.cfg.History)
 				for m := range r.members {
 					m.enqueue(b)
 				}
@@ -430,25 +805,64 @@ func (h *Hub) Members(roomName string) int {
 	return len(r.members)
 }
 
-// room returns the named room, creating it on first use with the store's
-// last sequence number.
+// room returns the named room once it is ready, creating it on first use
+// with the store's last sequence number. The hub's lock is not held while
+// the store is read: the room is registered first, unready, and joins to it
+// wait for its ready channel, while other rooms go on.
 func (h *Hub) room(ctx context.Context, name string) (*room, error) {
 	h.mu.RLock()
 	r := h.rooms[name]
 	h.mu.RUnlock()
-	if r != nil {
-		return r, nil
+	if r == nil {
+		h.mu.Lock()
+		if r = h.rooms[name]; r == nil {
+			r = &room{name: name, ready: make(chan struct{}), members: make(map[*Client]struct{}), users: make(map[string]*presence)}
+			h.rooms[name] = r
+			h.mu.Unlock()
+			h.loadRoom(r)
+		} else {
+			h.mu.Unlock()
+		}
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if r = h.rooms[name]; r != nil {
-		return r, nil
+	select {
+	case <-r.ready:
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	seq, err := h.cfg.Store.LastSeq(ctx, name)
-	if err != nil {
-		return nil, fmt.Errorf("load room %s: %w", name, err)
+	if r.err != nil {
+		return nil, r.err
 	}
-	r = &room{name: name, seq: seq, members: make(map[*Client]struct{}), users: make(map[string]*presence)}
-	h.rooms[name] = r
 	return r, nil
+}
+
+// loadRoom loads a new room's last sequence number and makes it ready. On
+// failure it forgets the room, so that the next join tries again, and the
+// joins waiting for it get the error.
+func (h *Hub) loadRoom(r *room) {
+	defer close(r.ready)
+	// The load serves every join waiting for the room: none's context ends it.
+	ctx := context.Background()
+	seq, err := h.lastSeq(ctx, r.name)
+	if err != nil {
+		r.err = fmt.Errorf("load room %s: %w", r.name, err)
+		h.mu.Lock()
+		if h.rooms[r.name] == r {
+			delete(h.rooms, r.name)
+		}
+		h.mu.Unlock()
+		return
+	}
+	r.mu.Lock()
+	r.seq.Store(seq)
+	r.recent.complete = seq == 0 // nothing stored before: deliveries fill it
+	r.mu.Unlock()
+}
+
+// lastSeq reads room's last sequence number in its turn.
+func (h *Hub) lastSeq(ctx context.Context, room string) (uint64, error) {
+	if err := h.acquireRead(ctx, room); err != nil {
+		return 0, err
+	}
+	defer h.releaseRead()
+	return h.cfg.Store.LastSeq(ctx, room)
 }

@@ -3,8 +3,11 @@ package hub
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/chatwasm/chat/app/event"
 )
@@ -55,6 +58,100 @@ func BenchmarkHub_Publish(b *testing.B) {
 			n := per * senders
 			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "msgs/s")
 			b.ReportMetric(float64(n*members)/b.Elapsed().Seconds(), "deliveries/s")
+		})
+	}
+}
+
+// BenchmarkHub_JoinBurst measures a burst of 200 joins arriving at once at a
+// room that holds a full recent history (100 messages of 200 bytes), each
+// client with a writer goroutine draining its queue, while a member keeps
+// publishing. One op is one burst: fresh joins get the recent history;
+// resuming ones catch up with the 50 messages they missed, and the op ends
+// once all are on the live stream. publish-max-ms is the slowest
+// Publish (stored and queued to every member) seen during the bursts:
+// what a live message pays for them.
+func BenchmarkHub_JoinBurst(b *testing.B) {
+	for _, mode := range []struct {
+		name   string
+		behind uint64 // messages a resuming client missed; 0 for a fresh join
+	}{{"fresh", 0}, {"resume", 50}} {
+		b.Run(mode.name, func(b *testing.B) {
+			const burst, history = 200, 100
+			h := newHub(b, Config{History: history, PresenceGrace: time.Hour})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			drainer := func(c *Client) {
+				buf := make([]byte, 0, event.MaxServerFrameBytes)
+				for {
+					var err error
+					if buf, err = c.Next(ctx, buf[:0]); err != nil {
+						return
+					}
+				}
+			}
+			ann := join(b, h, "ann", 64<<20)
+			go drainer(ann)
+			text := strings.Repeat("x", 200)
+			var last atomic.Uint64 // the room's last seq, as the publisher saw it
+			for range history {
+				last.Store(send(b, h, ann, "", text).Seq)
+			}
+
+			stop := make(chan struct{})
+			worst := make(chan time.Duration)
+			go func() {
+				var w time.Duration
+				for {
+					select {
+					case <-stop:
+						worst <- w
+						return
+					default:
+					}
+					start := time.Now()
+					m, _, err := h.Publish(ctx, ann, event.Send{Text: text})
+					if err != nil {
+						b.Error(err)
+					}
+					w = max(w, time.Since(start))
+					last.Store(m.Seq)
+					time.Sleep(time.Millisecond) // a busy room's pace, not a flood
+				}
+			}()
+
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				since := uint64(0)
+				if mode.behind > 0 {
+					since = last.Load() - mode.behind
+				}
+				clients := make([]*Client, burst)
+				var wg sync.WaitGroup
+				for j := range clients {
+					c := NewClient(0)
+					clients[j] = c
+					go drainer(c)
+					user := fmt.Sprintf("u%d-%d", i, j)
+					wg.Go(func() {
+						if err := h.Join(ctx, c, event.DefaultRoom, Identity{User: user, Name: user}, since); err != nil {
+							b.Error(err)
+						}
+					})
+				}
+				wg.Wait()
+				for h.Members(event.DefaultRoom) < 1+burst {
+					time.Sleep(100 * time.Microsecond) // resuming clients still catching up
+				}
+				for _, c := range clients {
+					h.Leave(c)
+					c.Close()
+				}
+			}
+			b.StopTimer()
+			close(stop)
+			b.ReportMetric(float64(burst*b.N)/b.Elapsed().Seconds(), "joins/s")
+			b.ReportMetric(float64((<-worst).Microseconds())/1000, "publish-max-ms")
 		})
 	}
 }
