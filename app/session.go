@@ -311,9 +311,9 @@ func (s *Session) State() ConnState {
 }
 
 // Join sets the name of a new person and joins under it as soon as the
-// connection allows. It returns event.ErrNameEmpty, ErrNameTooLong or
-// ErrNameInvalid as they are (sentences fit to show) for a name the server
-// would refuse.
+// connection allows. For a name the server would refuse it returns the
+// error of event.NormalizeName as it is (each rule has its own, a sentence
+// fit to show).
 func (s *Session) Join(name string) error {
 	name, err := event.NormalizeName(name)
 	if err != nil {
