@@ -288,9 +288,15 @@ func (c *Chat) apply(u Update) (changed bool) {
 		c.outbox, changed = u.Outbox, true
 	}
 	if r := u.JoinRefused; r != nil {
-		c.nameErr, c.name = sentence(errors.New(r.Message)), ""
-		if r.Code == event.CodeInvalidName {
+		c.nameErr = sentence(errors.New(r.Message))
+		switch r.Code {
+		case event.CodeRateLimited:
+			// The Session joins again by itself: keep "Joining…".
+		case event.CodeInvalidName:
+			c.name = ""
 			c.known = false // the stored name no longer passes: ask
+		default:
+			c.name = ""
 		}
 	}
 	for _, r := range u.Refusals {
