@@ -505,8 +505,8 @@ type link struct {
 	rejoin <-chan time.Time
 	// joinTimedOut: the server said the connection did not join in time.
 	joinTimedOut bool
-	failures int // internal refusals of the outbox's head in a row
-	limited  int // rate-limit refusals of the outbox's head in a row
+	failures     int // internal refusals of the outbox's head in a row
+	limited      int // rate-limit refusals of the outbox's head in a row
 }
 
 // serve runs one connection: it joins, reads frames, answers pings, sends

@@ -25,7 +25,7 @@ func TestClientIP(t *testing.T) {
 		{"203.0.113.5:1234", []string{"198.51.100.1"}, "203.0.113.5"}, // not from a proxy: ignored
 		{"10.1.2.3:80", nil, "10.1.2.3"},                              // a proxy that says nothing
 		{"10.1.2.3:80", []string{"198.51.100.1"}, "198.51.100.1"},
-		{"10.1.2.3:80", []string{"6.6.6.6, 198.51.100.1"}, "198.51.100.1"}, // the client's own claim is left of the real hop
+		{"10.1.2.3:80", []string{"6.6.6.6, 198.51.100.1"}, "198.51.100.1"},  // the client's own claim is left of the real hop
 		{"10.1.2.3:80", []string{"198.51.100.1, 10.9.9.9"}, "198.51.100.1"}, // two proxies
 		{"10.1.2.3:80", []string{"6.6.6.6", "198.51.100.1, 192.0.2.1"}, "198.51.100.1"},
 		{"10.1.2.3:80", []string{"garbage, 198.51.100.1"}, "198.51.100.1"},
