@@ -426,7 +426,8 @@ func (h *Hub) joinLoop(r *room) {
 // order of the joins, as if each had been queued at its join: the members
 // from before the batch get all of them, and a joiner of the batch those of
 // the joins after its own. A member's writer then wakes once per batch, not
-// once per join. The caller holds r.mu.
+// once per join. The joins are answered last: when Join returns, the others
+// have the notice queued and the client is a member. The caller holds r.mu.
 func (h *Hub) admitBatch(r *room, batch []*admission, recentErr error) {
 	type entered struct {
 		client  *Client
@@ -434,9 +435,15 @@ func (h *Hub) admitBatch(r *room, batch []*admission, recentErr error) {
 	}
 	var notices [][]byte
 	var joined []entered
-	for _, a := range batch {
+	answers := make([]error, len(batch))
+	defer func() {
+		for i, a := range batch {
+			a.done <- answers[i]
+		}
+	}()
+	for i, a := range batch {
 		if (a.withRecent || a.fromRecent) && recentErr != nil {
-			a.done <- recentErr
+			answers[i] = recentErr
 			continue
 		}
 		notice, member, err := h.enter(r, a)
@@ -446,7 +453,7 @@ func (h *Hub) admitBatch(r *room, batch []*admission, recentErr error) {
 		if err == nil && member {
 			joined = append(joined, entered{a.client, len(notices)})
 		}
-		a.done <- err
+		answers[i] = err
 	}
 	if len(notices) > 0 {
 		for m := range r.members {
