@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwasm/chat/app"
+	chatclient "github.com/chatwasm/chat/app/client"
 	"github.com/chatwasm/chat/app/event"
 	"github.com/chatwasm/chat/server"
 	"github.com/chatwasm/chat/server/servertest"
@@ -23,12 +23,12 @@ const joinTimeout = 1500 * time.Millisecond
 // states records the connection states a Session reports.
 type states struct {
 	mu     sync.Mutex
-	seen   []app.ConnState
+	seen   []chatclient.ConnState
 	joined bool
 	errs   []event.Error
 }
 
-func (s *states) update(u app.Update) {
+func (s *states) update(u chatclient.Update) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.seen) == 0 || s.seen[len(s.seen)-1] != u.State {
@@ -44,7 +44,7 @@ func (s *states) update(u app.Update) {
 	}
 }
 
-func (s *states) snapshot() ([]app.ConnState, bool, []event.Error) {
+func (s *states) snapshot() ([]chatclient.ConnState, bool, []event.Error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.seen), s.joined, slices.Clone(s.errs)
@@ -52,10 +52,10 @@ func (s *states) snapshot() ([]app.ConnState, bool, []event.Error) {
 
 // runSession runs a Session against the server at pageURL until the test
 // ends, recording its states.
-func runSession(t *testing.T, pageURL string) (*app.Session, *states) {
+func runSession(t *testing.T, pageURL string) (*chatclient.Session, *states) {
 	t.Helper()
 	rec := &states{}
-	s, err := app.NewSession(app.SessionConfig{URL: servertest.SocketURL(pageURL), OnUpdate: rec.update})
+	s, err := chatclient.NewSession(chatclient.SessionConfig{URL: servertest.SocketURL(pageURL), OnUpdate: rec.update})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestJoinTimeoutIsQuiet(t *testing.T) {
 	sess, rec := runSession(t, ts.URL)
 	time.Sleep(joinTimeout*5/2 + 200*time.Millisecond) // over two join timeouts at the name prompt
 	seen, _, _ := rec.snapshot()
-	if slices.Contains(seen, app.StateOffline) {
+	if slices.Contains(seen, chatclient.StateOffline) {
 		t.Fatalf("states at the name prompt: %v; the join timeout showed as offline", seen)
 	}
 	if err := sess.Join("Slow Typist"); err != nil {
@@ -103,11 +103,19 @@ func TestJoinTimeoutIsQuiet(t *testing.T) {
 // server allows, without the person doing anything.
 func TestJoinRateLimitedRetries(t *testing.T) {
 	t.Parallel()
-	_, ts := startServerConfig(t, server.Config{IPIdentities: 60, IPIdentityBurst: 1}) // one a second
+	// One new identity every 5 s: the second join, sent once the first is
+	// in, finds the bucket empty however slow the machine.
+	_, ts := startServerConfig(t, server.Config{IPIdentities: 12, IPIdentityBurst: 1})
 	first, firstRec := runSession(t, ts.URL)
 	if err := first.Join("First"); err != nil {
 		t.Fatal(err)
 	}
+	servertest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if _, joined, _ := firstRec.snapshot(); !joined {
+			return errors.New("the first person has not joined")
+		}
+		return nil
+	})
 	second, secondRec := runSession(t, ts.URL)
 	if err := second.Join("Second"); err != nil {
 		t.Fatal(err)
@@ -143,7 +151,7 @@ func TestNamePromptSurvivesJoinTimeout(t *testing.T) {
 	time.Sleep(joinTimeout*5/2 + 200*time.Millisecond)
 	var seen []string
 	p.eval(t, `window.__states`, &seen)
-	if slices.Contains(seen, string(app.StateOffline)) || slices.Contains(seen, string(app.StateConnecting)) {
+	if slices.Contains(seen, string(chatclient.StateOffline)) || slices.Contains(seen, string(chatclient.StateConnecting)) {
 		t.Fatalf("data-state over %v at the name prompt: %v; want connected throughout", joinTimeout*5/2, seen)
 	}
 	if errs := p.texts(t, nameError); len(errs) != 0 {
