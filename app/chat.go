@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	goapp "github.com/maxence-charriere/go-app/v10/pkg/app"
 
+	"github.com/chatwasm/chat/app/client"
 	"github.com/chatwasm/chat/app/event"
 )
 
@@ -41,8 +42,8 @@ const updateCheckInterval = 10 * time.Minute
 type Chat struct {
 	goapp.Compo
 
-	state   ConnState          // #connection's data-state; empty until mounted
-	sess    *Session           // the person's session, nil until mounted
+	state   client.ConnState   // #connection's data-state; empty until mounted
+	sess    *client.Session    // the person's session, nil until mounted
 	cancel  context.CancelFunc // ends the session and the update checks
 	release []func()           // remove the browser event listeners
 	mounted bool               // the WASM runs: the forms are usable
@@ -56,9 +57,9 @@ type Chat struct {
 	draft   string // what the message input holds
 	sendErr string // why the last message was refused
 
-	entries     []entry      // the room's messages and notices, oldest first
-	outbox      []OutboxItem // the person's messages not acknowledged yet
-	updateReady bool         // a new version is installed: offer to reload
+	entries     []entry             // the room's messages and notices, oldest first
+	outbox      []client.OutboxItem // the person's messages not acknowledged yet
+	updateReady bool                // a new version is installed: offer to reload
 }
 
 // entry is one row of the message list.
@@ -76,19 +77,19 @@ type entry struct {
 // given, and starts looking for updates.
 func (c *Chat) OnMount(ctx goapp.Context) {
 	c.mounted = true
-	c.state = StateConnecting
-	sess, err := NewSession(SessionConfig{
+	c.state = client.StateConnecting
+	sess, err := client.NewSession(client.SessionConfig{
 		URL:     socketURL(),
 		Storage: ctx.LocalStorage(),
 		Tab:     tabID(ctx),
-		OnUpdate: func(u Update) {
+		OnUpdate: func(u client.Update) {
 			ctx.Dispatch(func(ctx goapp.Context) { c.received(ctx, u) })
 		},
 	})
 	if err != nil {
 		// Only a bad configuration fails, never the network.
 		goapp.Log("chat:", err)
-		c.state = StateOffline
+		c.state = client.StateOffline
 		return
 	}
 	c.sess = sess
@@ -167,7 +168,7 @@ func (c *Chat) onNameSubmit(ctx goapp.Context, e goapp.Event) {
 	e.PreventDefault()
 	if c.takeName() && c.sess != nil {
 		if err := c.sess.Join(c.name); err != nil {
-			c.nameErr, c.name = sentence(err), ""
+			c.nameErr, c.name = client.Sentence(err), ""
 		}
 	}
 }
@@ -177,7 +178,7 @@ func (c *Chat) onNameSubmit(ctx goapp.Context, e goapp.Event) {
 func (c *Chat) takeName() bool {
 	name, err := event.NormalizeName(c.nameDraft)
 	if err != nil {
-		c.nameErr = sentence(err)
+		c.nameErr = client.Sentence(err)
 		return false
 	}
 	c.nameErr, c.name = "", name
@@ -207,7 +208,7 @@ func (c *Chat) submit() bool {
 		c.sendErr = ""
 		return false
 	case err != nil:
-		c.sendErr = sentence(err)
+		c.sendErr = client.Sentence(err)
 		return false
 	}
 	c.draft, c.sendErr = "", ""
@@ -232,7 +233,7 @@ func (c *Chat) onDelete(id string) goapp.EventHandler {
 // outboxAction applies a Retry or a Delete and shows the outbox it left.
 func (c *Chat) outboxAction(action func(string) error, id string) {
 	if err := action(id); err != nil {
-		c.sendErr = sentence(err)
+		c.sendErr = client.Sentence(err)
 	}
 	c.outbox = c.sess.Outbox()
 }
@@ -248,7 +249,7 @@ func (c *Chat) onInput(dst *string) goapp.EventHandler {
 
 // received applies a Session's Update, then scrolls to the newest row and,
 // on joining, moves the focus to the message input.
-func (c *Chat) received(ctx goapp.Context, u Update) {
+func (c *Chat) received(ctx goapp.Context, u client.Update) {
 	wasJoined := c.user != ""
 	if c.apply(u) {
 		ctx.Defer(func(goapp.Context) { scrollToBottom("message-container") })
@@ -260,7 +261,7 @@ func (c *Chat) received(ctx goapp.Context, u Update) {
 
 // apply folds an Update into the page's state. It reports whether the
 // message list changed.
-func (c *Chat) apply(u Update) (changed bool) {
+func (c *Chat) apply(u client.Update) (changed bool) {
 	c.state = u.State
 	for _, e := range u.Events {
 		switch e := e.(type) {
@@ -288,7 +289,7 @@ func (c *Chat) apply(u Update) (changed bool) {
 		c.outbox, changed = u.Outbox, true
 	}
 	if r := u.JoinRefused; r != nil {
-		c.nameErr = sentence(errors.New(r.Message))
+		c.nameErr = client.Sentence(errors.New(r.Message))
 		switch r.Code {
 		case event.CodeRateLimited:
 			// The Session joins again by itself: keep "Joining…".
@@ -300,7 +301,7 @@ func (c *Chat) apply(u Update) (changed bool) {
 		}
 	}
 	for _, r := range u.Refusals {
-		c.sendErr = sentence(errors.New(r.Message))
+		c.sendErr = client.Sentence(errors.New(r.Message))
 	}
 	return changed
 }
@@ -355,17 +356,17 @@ func (c *Chat) Render() goapp.UI {
 }
 
 // statusLabels are the words of #connection for each state.
-var statusLabels = map[ConnState]string{
-	StateConnecting: "Connecting…",
-	StateConnected:  "Online",
-	StateOffline:    "Offline — reconnecting…",
+var statusLabels = map[client.ConnState]string{
+	client.StateConnecting: "Connecting…",
+	client.StateConnected:  "Online",
+	client.StateOffline:    "Offline — reconnecting…",
 }
 
 // renderStatus draws #connection; data-state is absent until the WASM runs.
 func (c *Chat) renderStatus() goapp.UI {
 	label := statusLabels[c.state]
 	if label == "" {
-		label = statusLabels[StateConnecting]
+		label = statusLabels[client.StateConnecting]
 	}
 	status := goapp.Span().ID("connection").Class("status").Role("status").Text(label)
 	if c.state != "" {
@@ -415,11 +416,11 @@ func (c *Chat) renderComposer() goapp.UI {
 // person's own colour once the page knows their user id. A failed one
 // offers Retry and Delete; their words come from CSS and aria-label, so the
 // row's text stays "You: text".
-func (c *Chat) renderOutboxRow(it OutboxItem) goapp.UI {
+func (c *Chat) renderOutboxRow(it client.OutboxItem) goapp.UI {
 	li := personRow(goapp.Li().Class("message", "own", string(it.Status)), c.user, c.name).
 		DataSet("status", string(it.Status))
 	parts := messageParts(event.ReservedName, personTitle(c.user, c.name), it.Text)
-	if it.Status != StatusFailed {
+	if it.Status != client.StatusFailed {
 		return li.Body(parts...)
 	}
 	return li.DataSet("reason", it.Reason).Title(it.Reason).Body(append(parts,

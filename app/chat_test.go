@@ -12,6 +12,7 @@ import (
 
 	goapp "github.com/maxence-charriere/go-app/v10/pkg/app"
 
+	"github.com/chatwasm/chat/app/client"
 	"github.com/chatwasm/chat/app/event"
 )
 
@@ -97,10 +98,10 @@ func TestChatBeforeTheWASMRuns(t *testing.T) {
 
 func TestChatStates(t *testing.T) {
 	t.Parallel()
-	for state, label := range map[ConnState]string{
-		StateConnecting: "Connecting…",
-		StateConnected:  "Online",
-		StateOffline:    "Offline — reconnecting…",
+	for state, label := range map[client.ConnState]string{
+		client.StateConnecting: "Connecting…",
+		client.StateConnected:  "Online",
+		client.StateOffline:    "Offline — reconnecting…",
 	} {
 		html := render(t, &Chat{state: state, mounted: true})
 		mustContain(t, html, fmt.Sprintf(`data-state="%s"`, state), ">"+label+"<")
@@ -109,8 +110,8 @@ func TestChatStates(t *testing.T) {
 
 func TestChatConversation(t *testing.T) {
 	t.Parallel()
-	c := &Chat{state: StateConnected, mounted: true}
-	c.apply(Update{State: StateConnected, Events: []event.Event{
+	c := &Chat{state: client.StateConnected, mounted: true}
+	c.apply(client.Update{State: client.StateConnected, Events: []event.Event{
 		event.Joined{Room: event.DefaultRoom, User: "me", Name: "Ann", Token: "t"},
 		event.UserJoined{Room: event.DefaultRoom, User: "u2", Name: "Bob"},
 		event.Message{Room: event.DefaultRoom, Seq: 1, User: "me", Name: "Ann", Text: "hi Bob"},
@@ -138,7 +139,7 @@ func TestChatConversation(t *testing.T) {
 
 	// A message's time shows through data-time, outside its text.
 	at := time.Date(2026, 11, 26, 9, 5, 0, 0, time.Local)
-	c.apply(Update{Events: []event.Event{event.Message{Seq: 3, User: "u2", Name: "Bob", Text: "timed", Time: at.UnixMilli()}}})
+	c.apply(client.Update{Events: []event.Event{event.Message{Seq: 3, User: "u2", Name: "Bob", Text: "timed", Time: at.UnixMilli()}}})
 	mustContain(t, render(t, c), `data-time="09:05"`, `title="2026-11-26 09:05:00"`, `<bdi class="text">timed</bdi>`)
 }
 
@@ -172,7 +173,7 @@ func TestChatNameRules(t *testing.T) {
 
 	// A name the server refuses shows next to the form, which stays usable.
 	c := &Chat{mounted: true, name: "Ann"}
-	c.apply(Update{State: StateConnected, JoinRefused: &event.Error{Code: event.CodeInvalidName, Message: "name is longer than 32 characters"}})
+	c.apply(client.Update{State: client.StateConnected, JoinRefused: &event.Error{Code: event.CodeInvalidName, Message: "name is longer than 32 characters"}})
 	if c.name != "" || c.user != "" {
 		t.Fatalf("after a refused join: name %q, user %q", c.name, c.user)
 	}
@@ -182,9 +183,9 @@ func TestChatNameRules(t *testing.T) {
 
 // newTestSession returns a Session that is never run: its outbox fills and
 // stays, as while offline.
-func newTestSession(t *testing.T) *Session {
+func newTestSession(t *testing.T) *client.Session {
 	t.Helper()
-	s, err := NewSession(SessionConfig{URL: "ws://127.0.0.1:1/ws"})
+	s, err := client.NewSession(client.SessionConfig{URL: "ws://127.0.0.1:1/ws"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +221,7 @@ func TestChatMessageRules(t *testing.T) {
 		if len(c.outbox) != want || len(c.sess.Outbox()) != want {
 			t.Fatalf("submit(%.20q): %d rows in the outbox, %d in the session; want %d", tt.draft, len(c.outbox), len(c.sess.Outbox()), want)
 		}
-		if ok && (c.outbox[0].Text != "hello" || c.outbox[0].ID == "" || c.outbox[0].Status != StatusPending) {
+		if ok && (c.outbox[0].Text != "hello" || c.outbox[0].ID == "" || c.outbox[0].Status != client.StatusPending) {
 			t.Errorf("submit: %#v, want the trimmed text, pending, with an id", c.outbox[0])
 		}
 		if tt.err != "" {
@@ -231,10 +232,10 @@ func TestChatMessageRules(t *testing.T) {
 
 func TestChatOutboxRows(t *testing.T) {
 	t.Parallel()
-	c := &Chat{mounted: true, state: StateOffline, user: "me", name: "Ann"}
-	c.apply(Update{State: StateOffline, OutboxChanged: true, Outbox: []OutboxItem{
-		{ID: "a", Text: "first <b>", Status: StatusPending},
-		{ID: "b", Text: "too long", Status: StatusFailed, Reason: "Message is longer than 2000 characters."},
+	c := &Chat{mounted: true, state: client.StateOffline, user: "me", name: "Ann"}
+	c.apply(client.Update{State: client.StateOffline, OutboxChanged: true, Outbox: []client.OutboxItem{
+		{ID: "a", Text: "first <b>", Status: client.StatusPending},
+		{ID: "b", Text: "too long", Status: client.StatusFailed, Reason: "Message is longer than 2000 characters."},
 	}})
 	c.entries = append(c.entries, entry{own: true, user: "me", name: "Ann", text: "stored"})
 	html := render(t, c)
@@ -252,7 +253,7 @@ func TestChatOutboxRows(t *testing.T) {
 	}
 
 	// Acknowledged: the outbox row goes, the server's row takes its place.
-	c.apply(Update{State: StateConnected, OutboxChanged: true, Outbox: []OutboxItem{c.outbox[1]}, Events: []event.Event{
+	c.apply(client.Update{State: client.StateConnected, OutboxChanged: true, Outbox: []client.OutboxItem{c.outbox[1]}, Events: []event.Event{
 		event.Message{Seq: 7, ID: "a", User: "me", Name: "Ann", Text: "first <b>"},
 	}})
 	html = render(t, c)
@@ -283,16 +284,16 @@ func TestChatRetryAndDelete(t *testing.T) {
 func TestChatReturningPerson(t *testing.T) {
 	t.Parallel()
 	// A stored identity joins by itself: no prompt, the composer at once.
-	c := &Chat{mounted: true, state: StateConnecting, known: true}
+	c := &Chat{mounted: true, state: client.StateConnecting, known: true}
 	html := render(t, c)
 	mustNotContain(t, html, `id="name-form"`)
 	mustContain(t, html, `id="send-container"`)
 
 	// The first Joined says "You joined"; a reconnect's does not, and a
 	// gap shows as a divider.
-	c.apply(Update{State: StateConnected, Events: []event.Event{event.Joined{User: "me", Name: "Ann", Token: "t", Seq: 3}}})
-	c.apply(Update{State: StateOffline})
-	c.apply(Update{State: StateConnected, Events: []event.Event{
+	c.apply(client.Update{State: client.StateConnected, Events: []event.Event{event.Joined{User: "me", Name: "Ann", Token: "t", Seq: 3}}})
+	c.apply(client.Update{State: client.StateOffline})
+	c.apply(client.Update{State: client.StateConnected, Events: []event.Event{
 		event.Joined{User: "me", Name: "Ann", Token: "t", Seq: 900, Gap: true},
 		event.Message{Seq: 850, User: "u2", Name: "Bob", Text: "later"},
 	}})
@@ -307,7 +308,7 @@ func TestChatReturningPerson(t *testing.T) {
 
 	// A stored name the server no longer accepts brings the prompt back.
 	c = &Chat{mounted: true, known: true, name: "Ann"}
-	c.apply(Update{State: StateConnected, JoinRefused: &event.Error{Code: event.CodeInvalidName, Message: "name contains control characters or invalid UTF-8"}})
+	c.apply(client.Update{State: client.StateConnected, JoinRefused: &event.Error{Code: event.CodeInvalidName, Message: "name contains control characters or invalid UTF-8"}})
 	mustContain(t, render(t, c), `id="name-form"`, `id="name-error"`)
 }
 
@@ -318,7 +319,7 @@ func TestChatKeepsABoundedList(t *testing.T) {
 	for i := range maxEntries + 10 {
 		events = append(events, event.Message{Seq: uint64(i + 1), User: "u", Name: "Bob", Text: fmt.Sprint("m", i)})
 	}
-	c.apply(Update{Events: events})
+	c.apply(client.Update{Events: events})
 	if len(c.entries) != maxEntries || c.entries[0].text != "m10" || c.entries[maxEntries-1].text != fmt.Sprint("m", maxEntries+9) {
 		t.Fatalf("%d entries from %q to %q", len(c.entries), c.entries[0].text, c.entries[len(c.entries)-1].text)
 	}
@@ -341,8 +342,8 @@ func TestChatTellsPeopleApart(t *testing.T) {
 		first  = "3f2b8c1e-9d4a-4e7b-a6c5-0f1e2d3c4b5a" // hue-2
 		second = "8a7b6c5d-4e3f-4a1b-9c8d-7e6f5a4b3c2d" // hue-7
 	)
-	c := &Chat{state: StateConnected, mounted: true}
-	c.apply(Update{State: StateConnected, Events: []event.Event{
+	c := &Chat{state: client.StateConnected, mounted: true}
+	c.apply(client.Update{State: client.StateConnected, Events: []event.Event{
 		event.Joined{User: second, Name: "Ann", Token: "t"},
 		event.UserJoined{User: first, Name: "Ann"},
 		event.Message{Seq: 1, User: first, Name: "Ann", Text: "I am Ann"},
@@ -375,8 +376,8 @@ func TestChatTellsPeopleApart(t *testing.T) {
 // the name rules refused one) cannot reorder the rest of the row.
 func TestChatIsolatesWhatPeopleTyped(t *testing.T) {
 	t.Parallel()
-	c := &Chat{state: StateConnected, mounted: true, user: "me", name: "Ann"}
-	c.apply(Update{State: StateConnected, Events: []event.Event{
+	c := &Chat{state: client.StateConnected, mounted: true, user: "me", name: "Ann"}
+	c.apply(client.Update{State: client.StateConnected, Events: []event.Event{
 		event.UserJoined{User: "u2", Name: "\u202eecila"},
 		event.Message{Seq: 1, User: "u2", Name: "\u202eecila", Text: "\u202eolleh"},
 		event.Message{Seq: 2, User: "u3", Name: "عمر", Text: "سلام hello"},

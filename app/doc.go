@@ -1,14 +1,8 @@
 // Package app is the chat's browser client, written with go-app and compiled
 // to WebAssembly: the page's components (name prompt, message list, send
-// form) and the Session that talks to the server.
-//
-// Session (session.go, outbox.go, backoff.go, storage.go, conn.go) has no
-// go-app import: it runs natively too, as a protocol client for tests and
-// tools. It owns one person's connection: it reconnects with backoff,
-// rejoins with the identity it keeps in Storage, resumes the room after the
-// last message it reported, and sends the person's messages from a
-// persistent outbox, one at a time, in order, each once. Chat, the page,
-// shows its Updates.
+// form). Chat, the page, shows the Updates of a client.Session; package
+// client does the talking, with no go-app import, so that other Go programs
+// can too.
 //
 // The page keeps a DOM contract that tests and styles rely on: #name-form
 // with #name-input, #message-container with one child per message or notice,

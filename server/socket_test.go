@@ -2,7 +2,7 @@ package server_test
 
 // These tests speak the protocol of package event to a real Server over real
 // sockets on 127.0.0.1, frame by frame: github.com/coder/websocket is the raw
-// client that can send anything, app.Conn the well-behaved one.
+// client that can send anything, client.Conn the well-behaved one.
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/chatwasm/chat/app"
+	"github.com/chatwasm/chat/app/client"
 	"github.com/chatwasm/chat/app/event"
 	"github.com/chatwasm/chat/server"
 	"github.com/chatwasm/chat/server/servertest"
@@ -706,7 +706,7 @@ func TestGracefulShutdown(t *testing.T) {
 
 // TestManyClients proves that many clients joining and sending at once each
 // receive every message exactly once, all in the same order, numbered 1, 2,
-// 3… without gaps. It uses app.Conn, the well-behaved client.
+// 3… without gaps. It uses client.Conn, the well-behaved client.
 func TestManyClients(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
@@ -768,7 +768,7 @@ func TestManyClients(t *testing.T) {
 // joined, waits for start, sends perClient messages and reads until it has
 // total messages, which it stores in view.
 func chatter(ctx context.Context, wsURL string, i, perClient, total int, joined func(), start <-chan struct{}, view *[]event.Message) error {
-	c, err := app.Dial(ctx, wsURL)
+	c, err := client.Dial(ctx, wsURL)
 	if err != nil {
 		return err
 	}

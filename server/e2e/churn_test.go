@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwasm/chat/app"
+	chatclient "github.com/chatwasm/chat/app/client"
 	"github.com/chatwasm/chat/server/servertest"
 )
 
@@ -67,9 +67,9 @@ func TestChurn(t *testing.T) {
 	for _, c := range clients[churners:] {
 		wg.Go(func() {
 			for i := 0; time.Now().Before(stopAt); i++ {
-				// Keep the outbox (app.MaxOutbox) from filling on a
+				// Keep the outbox (client.MaxOutbox) from filling on a
 				// loaded machine: a person would stop typing too.
-				for len(c.session.Outbox()) >= app.MaxOutbox/2 {
+				for len(c.session.Outbox()) >= chatclient.MaxOutbox/2 {
 					time.Sleep(10 * time.Millisecond)
 				}
 				c.send(t, fmt.Sprintf("%s message %d", c.name, i))

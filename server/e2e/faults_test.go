@@ -13,7 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/chatwasm/chat/app"
+	chatclient "github.com/chatwasm/chat/app/client"
 	"github.com/chatwasm/chat/app/event"
 	"github.com/chatwasm/chat/server"
 	"github.com/chatwasm/chat/server/servertest"
@@ -23,7 +23,7 @@ import (
 // Session, run natively with in-memory storage, recording what it was told.
 type client struct {
 	name    string
-	session *app.Session
+	session *chatclient.Session
 	cancel  context.CancelFunc
 	done    chan struct{}
 
@@ -45,7 +45,7 @@ type client struct {
 }
 
 // newClient starts a Session for name against the page at pageURL.
-func newClient(t *testing.T, pageURL, name string, backoff app.Backoff) *client {
+func newClient(t *testing.T, pageURL, name string, backoff chatclient.Backoff) *client {
 	t.Helper()
 	u, err := url.Parse(pageURL)
 	if err != nil {
@@ -58,13 +58,13 @@ func newClient(t *testing.T, pageURL, name string, backoff app.Backoff) *client 
 
 // start makes c's Session for the page at pageURL, joins under c.name and
 // runs it until the test ends.
-func (c *client) start(t *testing.T, pageURL string, backoff app.Backoff) {
+func (c *client) start(t *testing.T, pageURL string, backoff chatclient.Backoff) {
 	t.Helper()
 	u, err := url.Parse(pageURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := app.NewSession(app.SessionConfig{
+	s, err := chatclient.NewSession(chatclient.SessionConfig{
 		URL:      "ws://" + u.Host + "/ws",
 		OnUpdate: c.update,
 		Backoff:  backoff,
@@ -97,7 +97,7 @@ func (c *client) stop() {
 }
 
 // update records a Session's report.
-func (c *client) update(u app.Update) {
+func (c *client) update(u chatclient.Update) {
 	c.mu.Lock()
 	gate := c.gate
 	c.mu.Unlock()
@@ -114,7 +114,7 @@ func (c *client) update(u app.Update) {
 			c.received = append(c.received, e)
 		}
 	}
-	if u.Err != nil && u.State == app.StateOffline {
+	if u.Err != nil && u.State == chatclient.StateOffline {
 		c.drops++
 		switch websocket.CloseStatus(u.Err) {
 		case event.StatusSlowConsumer:
@@ -127,7 +127,7 @@ func (c *client) update(u app.Update) {
 		now := map[string]bool{}
 		for _, it := range u.Outbox {
 			now[it.ID] = true
-			if it.Status == app.StatusFailed {
+			if it.Status == chatclient.StatusFailed {
 				c.failed[it.ID] = it.Reason
 			}
 		}
@@ -323,7 +323,7 @@ func waitSettled(t *testing.T, clients []*client, within time.Duration) {
 
 // fastBackoff reconnects within 200 ms: the tests wait for the recovery,
 // and the backoff's shape has its own unit tests.
-var fastBackoff = app.Backoff{Base: 50 * time.Millisecond, Max: 200 * time.Millisecond}
+var fastBackoff = chatclient.Backoff{Base: 50 * time.Millisecond, Max: 200 * time.Millisecond}
 
 // TestCrash kills the server with SIGKILL in the middle of a burst, restarts
 // it on the same data directory, and checks that every message any sender
@@ -457,8 +457,8 @@ func TestSlowConsumerRecovers(t *testing.T) {
 	text := strings.Repeat("x", event.MaxTextLen-10)
 	const n = 3000 // 6 MB: more than loopback's socket buffers and the queue
 	for i := range n {
-		// The outbox holds app.MaxOutbox messages: keep it half full.
-		for len(sender.session.Outbox()) >= app.MaxOutbox/2 {
+		// The outbox holds client.MaxOutbox messages: keep it half full.
+		for len(sender.session.Outbox()) >= chatclient.MaxOutbox/2 {
 			time.Sleep(time.Millisecond)
 		}
 		sender.send(t, fmt.Sprintf("%d %s", i, text))

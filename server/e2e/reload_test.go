@@ -10,16 +10,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwasm/chat/app"
+	chatclient "github.com/chatwasm/chat/app/client"
 	"github.com/chatwasm/chat/app/event"
 	"github.com/chatwasm/chat/server"
 	"github.com/chatwasm/chat/server/servertest"
 )
 
-// probe is a person on the native protocol client, app.Session: what it
+// probe is a person on the native protocol client, client.Session: what it
 // receives is what the server sent, with no page in between.
 type probe struct {
-	*app.Session
+	*chatclient.Session
 	mu    sync.Mutex
 	texts []string // "<name>: <text>" of each message, in order
 	user  string
@@ -30,7 +30,7 @@ type probe struct {
 func joinProbe(t *testing.T, base, name string) *probe {
 	t.Helper()
 	p := new(probe)
-	s, err := app.NewSession(app.SessionConfig{
+	s, err := chatclient.NewSession(chatclient.SessionConfig{
 		URL:      "ws" + strings.TrimPrefix(base, "http") + server.SocketPath,
 		OnUpdate: p.on,
 	})
@@ -57,7 +57,7 @@ func joinProbe(t *testing.T, base, name string) *probe {
 }
 
 // on is the probe's Session.OnUpdate.
-func (p *probe) on(u app.Update) {
+func (p *probe) on(u chatclient.Update) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, e := range u.Events {

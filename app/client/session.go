@@ -1,4 +1,4 @@
-package app
+package client
 
 // This file is platform-neutral: no go-app here, so that native programs
 // (the server's fault tests, load tools) run Sessions as protocol clients.
@@ -732,7 +732,7 @@ func (s *Session) refused(l *link, e event.Error, u *Update) {
 				l.failures++
 			}
 		default: // invalid_text, invalid_id: it will never pass.
-			if s.out.failed(e.ID, sentence(errors.New(e.Message))) {
+			if s.out.failed(e.ID, Sentence(errors.New(e.Message))) {
 				s.outboxChanged()
 			}
 		}
@@ -789,9 +789,11 @@ func (s *Session) emit(u Update, state ConnState) {
 	}
 }
 
-// sentence turns an error's text into a sentence for people: a capital
-// first letter and a full stop.
-func sentence(err error) string {
+// Sentence turns an error's text into a sentence for people: a capital
+// first letter and a full stop. It is the form of an OutboxItem's Reason;
+// a user interface shows its own errors (a refused name, a full outbox) the
+// same way.
+func Sentence(err error) string {
 	s := err.Error()
 	r, size := utf8.DecodeRuneInString(s)
 	s = string(unicode.ToUpper(r)) + s[size:]

@@ -5,7 +5,7 @@
 // servertest), and a recorder of a Session's Updates. The server does not
 // build for the browser, so neither do these tests.
 
-package app
+package client
 
 import (
 	"context"
