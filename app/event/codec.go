@@ -16,13 +16,10 @@ const MaxIDLen = 64
 // The result holds no newline, so it can be joined into a server frame.
 // Characters such as '<' are not escaped: clients render text as text.
 func Encode(e Event) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(e); err != nil {
+	body, err := encodeJSON(e)
+	if err != nil {
 		return nil, fmt.Errorf("encode %s event: %w", e.Type(), err)
 	}
-	body := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	// Splice the type in front of the fields: {"type":"t", + rest of body.
 	out := make([]byte, 0, len(body)+len(e.Type())+12)
 	out = append(out, `{"type":"`...)
@@ -32,6 +29,65 @@ func Encode(e Event) ([]byte, error) {
 		out = append(out, ',')
 	}
 	return append(out, body[1:]...), nil
+}
+
+// EncodeHistory returns the JSON form of h, as Encode would, cut to fit in
+// a server frame: it keeps the newest of h.Messages whose encodings fit with
+// the rest of the event in MaxServerFrameBytes, and when that leaves some
+// out it sets Complete and Pruned to false, so that the client asks for the
+// rest with Before at the oldest it got. It returns the History it encoded.
+// At least one message always fits: a Message stays below
+// MaxClientFrameBytes.
+func EncodeHistory(h History) ([]byte, History, error) {
+	// The envelope in its longest form: "complete":false and "pruned":true.
+	envelope, err := Encode(History{Room: h.Room, Before: h.Before, Messages: []Message{}, Pruned: true})
+	if err != nil {
+		return nil, h, err
+	}
+	budget := MaxServerFrameBytes - len(envelope)
+	first := len(h.Messages)
+	for i := len(h.Messages) - 1; i >= 0; i-- {
+		b, err := encodeJSON(h.Messages[i])
+		if err != nil {
+			return nil, h, fmt.Errorf("encode %s event: %w", TypeHistory, err)
+		}
+		size := len(b)
+		if i < len(h.Messages)-1 {
+			size++ // the comma before the next one
+		}
+		if budget -= size; budget < 0 {
+			break
+		}
+		first = i
+	}
+	if first > 0 {
+		h.Messages = h.Messages[first:]
+		h.Complete, h.Pruned = false, false
+	}
+	out := h
+	if out.Messages == nil {
+		out.Messages = []Message{} // "messages":[], not null
+	}
+	b, err := Encode(out)
+	if err != nil {
+		return nil, h, err
+	}
+	if len(b) > MaxServerFrameBytes {
+		return nil, h, fmt.Errorf("encode %s event: %d bytes, over MaxServerFrameBytes", TypeHistory, len(b))
+	}
+	return b, h, nil
+}
+
+// encodeJSON returns the JSON form of v as Encode writes it: no HTML
+// escaping, no trailing newline.
+func encodeJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // wire is the union of every event's fields, so that a frame is decoded in
@@ -51,18 +107,29 @@ type wire struct {
 	Since   *uint64 `json:"since"`
 	Gap     *bool   `json:"gap"`
 	Retry   *int64  `json:"retry_after"`
+
+	Members   []Member  `json:"members"`
+	Truncated *bool     `json:"members_truncated"`
+	Before    *uint64   `json:"before"`
+	Limit     *int64    `json:"limit"`
+	Messages  []Message `json:"messages"`
+	Complete  *bool     `json:"complete"`
+	Pruned    *bool     `json:"pruned"`
 }
 
 // wireFields are the JSON names of wire's fields. encoding/json matches a
 // key to a field without regard to case, so DecodeClient refuses a key that
 // equals one of them only in another case.
-var wireFields = [...]string{"type", "room", "user", "name", "id", "text", "seq", "time", "code", "message", "token", "since", "gap", "retry_after"}
+var wireFields = [...]string{"type", "room", "user", "name", "id", "text", "seq", "time", "code", "message", "token", "since", "gap", "retry_after",
+	"members", "members_truncated", "before", "limit", "messages", "complete", "pruned"}
 
 // DecodeClient decodes and validates one client frame. It returns a Join
-// with a normalized name, a Send with a normalized text or a Pong, or an error that
-// wraps one of ErrBadFrame, ErrUnknownType, ErrMissingField, ErrIDInvalid,
-// ErrTokenTooLong, ErrRoomInvalid or the name and text errors; CodeOf gives the code to answer it with. When
-// only a Send's text is refused, the Send is returned too, with its ID.
+// with a normalized name, a Send with a normalized text, a Pong, a Typing
+// (with Room only) or a HistoryRequest, or an error that wraps one of
+// ErrBadFrame, ErrUnknownType, ErrMissingField, ErrIDInvalid,
+// ErrTokenTooLong, ErrRoomInvalid, ErrBeforeInvalid, ErrLimitInvalid or the
+// name and text errors; CodeOf gives the code to answer it with. When only a
+// Send's text is refused, the Send is returned too, with its ID.
 //
 // Client frames are decoded strictly, so that the server and any other
 // reader of the same bytes cannot see two different events: invalid UTF-8,
@@ -113,10 +180,41 @@ func DecodeClient(frame []byte) (Event, error) {
 		return s, nil
 	case TypePong:
 		return Pong{}, nil
+	case TypeTyping:
+		// User and Name are the server's to set: a client's are ignored.
+		t := Typing{Room: deref(w.Room)}
+		if t.Room != "" && !ValidRoom(t.Room) {
+			return nil, ErrRoomInvalid
+		}
+		return t, nil
+	case TypeHistory:
+		return decodeHistoryRequest(&w)
 	default:
 		// At most 32 bytes of the type are echoed: the refusal stays small.
 		return nil, fmt.Errorf("%w %.32q", ErrUnknownType, t)
 	}
+}
+
+// decodeHistoryRequest checks a HistoryRequest's fields in order: before
+// present, before above 0, limit within 0 to MaxHistoryLimit, room.
+func decodeHistoryRequest(w *wire) (Event, error) {
+	if w.Before == nil {
+		return nil, fmt.Errorf("%w: history needs \"before\"", ErrMissingField)
+	}
+	q := HistoryRequest{Room: deref(w.Room), Before: *w.Before}
+	if q.Before == 0 {
+		return nil, ErrBeforeInvalid
+	}
+	if w.Limit != nil {
+		if *w.Limit < 0 || *w.Limit > MaxHistoryLimit {
+			return nil, ErrLimitInvalid
+		}
+		q.Limit = int(*w.Limit)
+	}
+	if q.Room != "" && !ValidRoom(q.Room) {
+		return nil, ErrRoomInvalid
+	}
+	return q, nil
 }
 
 // DecodeServer decodes one server frame: one or more events separated by
@@ -153,7 +251,8 @@ func decodeServerEvent(b []byte) (Event, error) {
 	}
 	switch t := Type(*w.Type); t {
 	case TypeJoined:
-		return Joined{Room: room, User: user, Name: name, Token: deref(w.Token), Seq: seq, Gap: w.Gap != nil && *w.Gap}, nil
+		return Joined{Room: room, User: user, Name: name, Token: deref(w.Token), Seq: seq, Gap: isTrue(w.Gap),
+			Members: w.Members, MembersTruncated: isTrue(w.Truncated)}, nil
 	case TypeUserJoined:
 		return UserJoined{Room: room, User: user, Name: name}, nil
 	case TypeUserLeft:
@@ -168,6 +267,17 @@ func decodeServerEvent(b []byte) (Event, error) {
 		return Ack{ID: deref(w.ID), Seq: seq}, nil
 	case TypePing:
 		return Ping{}, nil
+	case TypeTyping:
+		return Typing{Room: room, User: user, Name: name}, nil
+	case TypeHistory:
+		h := History{Room: room, Complete: isTrue(w.Complete), Pruned: isTrue(w.Pruned)}
+		if w.Before != nil {
+			h.Before = *w.Before
+		}
+		if len(w.Messages) > 0 {
+			h.Messages = w.Messages
+		}
+		return h, nil
 	case TypeError:
 		e := Error{Code: Code(deref(w.Code)), Message: deref(w.Message), ID: deref(w.ID)}
 		if w.Retry != nil {
@@ -288,6 +398,9 @@ func validID(id string) bool {
 	}
 	return true
 }
+
+// isTrue reports whether an optional boolean is present and true.
+func isTrue(b *bool) bool { return b != nil && *b }
 
 func deref(s *string) string {
 	if s == nil {

@@ -23,6 +23,17 @@ func TestServerEventsRoundTrip(t *testing.T) {
 		Message{Room: DefaultRoom, Seq: 1, User: "u1", Name: "Ann", Text: "no id"},
 		Error{Code: CodeInvalidText, Message: ErrTextTooLong.Error(), ID: "c-2"},
 		Error{Code: CodeBadFrame, Message: ErrBadFrame.Error()},
+		Joined{Room: DefaultRoom, User: "u1", Name: "Ann", Token: "v1.abc.def", Seq: 3,
+			Members: []Member{{User: "u2", Name: "Bob <b>"}, {User: "u1", Name: "Ann"}}},
+		Joined{Room: DefaultRoom, User: "u1", Name: "Ann", Token: "v1.abc.def", Seq: 3, Gap: true,
+			Members: []Member{{User: "u1", Name: "Ann"}}, MembersTruncated: true},
+		Typing{Room: "team-7", User: "u2", Name: "Bob"},
+		History{Room: DefaultRoom, Before: 43, Messages: []Message{
+			{Room: DefaultRoom, Seq: 41, ID: "c-1", User: "u1", Name: "Ann", Text: "one\ntwo", Time: 1764150000123},
+			{Room: DefaultRoom, Seq: 42, User: "u2", Name: "Bob", Text: "<i>three</i>", Time: 1764150000456},
+		}},
+		History{Room: DefaultRoom, Before: 3, Messages: []Message{{Room: DefaultRoom, Seq: 2, User: "u1", Name: "Ann", Text: "x", Time: 1}}, Complete: true, Pruned: true},
+		History{Room: DefaultRoom, Before: 1, Complete: true},
 	}
 	for _, e := range events {
 		t.Run(string(e.Type()), func(t *testing.T) {
@@ -59,6 +70,11 @@ func TestClientEventsRoundTrip(t *testing.T) {
 		Send{ID: "0192f4a0-7d1c-7c3e-9f00-5b1d2f3e4a5b", Text: "multi\nline\twith tab"},
 		Send{Text: strings.Repeat("🙂", MaxTextLen)},
 		Send{Text: strings.Repeat("<", MaxTextLen)},
+		Typing{},
+		Typing{Room: "team_7-b"},
+		HistoryRequest{Before: 42},
+		HistoryRequest{Room: DefaultRoom, Before: 1, Limit: MaxHistoryLimit},
+		HistoryRequest{Before: 1<<64 - 1, Limit: 1},
 	}
 	for _, e := range events {
 		b, err := Encode(e)
@@ -126,6 +142,21 @@ func TestDecodeClientRefuses(t *testing.T) {
 		{"control in text", `{"type":"send","id":"t1","text":"a\u0000b"}`, ErrTextInvalid, CodeInvalidText},
 		{"long id", `{"type":"send","id":"` + strings.Repeat("i", MaxIDLen+1) + `","text":"a"}`, ErrIDInvalid, CodeInvalidID},
 		{"id with space", `{"type":"send","id":"a b","text":"a"}`, ErrIDInvalid, CodeInvalidID},
+		{"typing in a bad room", `{"type":"typing","room":"a b"}`, ErrRoomInvalid, CodeBadFrame},
+		{"typing with a room of the wrong type", `{"type":"typing","room":7}`, ErrBadFrame, CodeBadFrame},
+		{"history without before", `{"type":"history","limit":5}`, ErrMissingField, CodeMissingField},
+		{"history with a null before", `{"type":"history","before":null}`, ErrMissingField, CodeMissingField},
+		{"history before 0", `{"type":"history","before":0}`, ErrBeforeInvalid, CodeBadFrame},
+		{"history before a negative seq", `{"type":"history","before":-1}`, ErrBadFrame, CodeBadFrame},
+		{"history before a string", `{"type":"history","before":"5"}`, ErrBadFrame, CodeBadFrame},
+		{"history before a fraction", `{"type":"history","before":1.5}`, ErrBadFrame, CodeBadFrame},
+		{"history limit negative", `{"type":"history","before":5,"limit":-1}`, ErrLimitInvalid, CodeBadFrame},
+		{"history limit over the most", `{"type":"history","before":5,"limit":51}`, ErrLimitInvalid, CodeBadFrame},
+		{"history limit huge", `{"type":"history","before":5,"limit":99999999999999999999}`, ErrBadFrame, CodeBadFrame},
+		{"history limit a fraction", `{"type":"history","before":5,"limit":2.5}`, ErrBadFrame, CodeBadFrame},
+		{"history in a bad room", `{"type":"history","before":5,"room":"../x"}`, ErrRoomInvalid, CodeBadFrame},
+		{"history before in another case", `{"type":"history","Before":5}`, ErrBadFrame, CodeBadFrame},
+		{"history with two befores", `{"type":"history","before":5,"before":9}`, ErrBadFrame, CodeBadFrame},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -273,6 +304,10 @@ func TestDecodeClientStrictAccepts(t *testing.T) {
 		{"escaped quote", `{"type":"send","text":"say \"\\\" \ud83d\ude00"}`, Send{Text: `say "\" 😀`}},
 		{"surrogate-like key outside strings", `{"type":"join","name":"Ann","since":0}`, Join{Name: "Ann"}},
 		{"replacement character sent as such", `{"type":"send","text":"\ufffd"}`, Send{Text: "\ufffd"}},
+		{"typing with a user and a name of its own", `{"type":"typing","user":"someone-else","name":"Eve"}`, Typing{}},
+		{"typing with a null room", `{"type":"typing","room":null}`, Typing{}},
+		{"history with a null limit", `{"type":"history","before":7,"limit":null}`, HistoryRequest{Before: 7}},
+		{"history with a zero limit", `{"type":"history","before":7,"limit":0}`, HistoryRequest{Before: 7}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -338,6 +373,76 @@ func TestLargestFramesFit(t *testing.T) {
 			got, err := DecodeClient([]byte(tt.frame))
 			if err != nil || !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("DecodeClient: %.80v, %v", got, err)
+			}
+		})
+	}
+}
+
+// TestEncodeHistory proves that a History always fits in a server frame: a
+// page of the largest messages is cut to the newest that fit, and says it is
+// not complete, so that the client asks again; a page that fits is whole and
+// keeps its flags.
+func TestEncodeHistory(t *testing.T) {
+	t.Parallel()
+	page := func(n int, text string) []Message {
+		msgs := make([]Message, n)
+		for i := range msgs {
+			msgs[i] = Message{Room: DefaultRoom, Seq: uint64(101 + i), ID: strings.Repeat("i", MaxIDLen),
+				User: "3f2b8c1e-9d4a-4e7b-a6c5-0f1e2d3c4b5a", Name: "Ann", Text: text, Time: 1767225600123}
+		}
+		return msgs
+	}
+	astral := strings.Repeat("😀", MaxTextLen) // 8,000 bytes of UTF-8
+	tests := []struct {
+		name         string
+		in           History
+		wantKept     int
+		wantComplete bool
+		wantPruned   bool
+	}{
+		{"short messages, whole", History{Room: DefaultRoom, Before: 151, Messages: page(MaxHistoryLimit, "hello"), Complete: true, Pruned: true}, MaxHistoryLimit, true, true},
+		{"largest messages, cut", History{Room: DefaultRoom, Before: 151, Messages: page(MaxHistoryLimit, astral), Complete: true, Pruned: true}, 7, false, false},
+		{"escaped messages, cut", History{Room: DefaultRoom, Before: 151, Messages: page(MaxHistoryLimit, strings.Repeat("\u2028", MaxTextLen))}, 5, false, false},
+		{"one of the largest", History{Room: DefaultRoom, Before: 102, Messages: page(1, strings.Repeat("\u2028", MaxTextLen)), Complete: true}, 1, true, false},
+		{"empty", History{Room: DefaultRoom, Before: 1, Complete: true}, 0, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b, got, err := EncodeHistory(tt.in)
+			if err != nil {
+				t.Fatalf("EncodeHistory: %v", err)
+			}
+			if len(b) > MaxServerFrameBytes {
+				t.Fatalf("%d bytes, over MaxServerFrameBytes", len(b))
+			}
+			if len(got.Messages) != tt.wantKept || got.Complete != tt.wantComplete || got.Pruned != tt.wantPruned {
+				t.Fatalf("kept %d messages, complete %v, pruned %v; want %d, %v, %v",
+					len(got.Messages), got.Complete, got.Pruned, tt.wantKept, tt.wantComplete, tt.wantPruned)
+			}
+			if n := len(tt.in.Messages); tt.wantKept > 0 && got.Messages[len(got.Messages)-1] != tt.in.Messages[n-1] {
+				t.Fatalf("the page does not end with the newest message")
+			}
+			if want, err := Encode(got); err != nil || (len(got.Messages) > 0 && !bytes.Equal(b, want)) {
+				t.Fatalf("EncodeHistory wrote %.80s…, Encode of what it returned %.80s… (%v)", b, want, err)
+			}
+			events, err := DecodeServer(b)
+			if err != nil || len(events) != 1 {
+				t.Fatalf("DecodeServer: %d events, %v", len(events), err)
+			}
+			if !reflect.DeepEqual(events[0], got) {
+				t.Fatalf("round trip: got %.200v, want %.200v", events[0], got)
+			}
+			if len(got.Messages) == 0 && !bytes.Contains(b, []byte(`"messages":[]`)) {
+				t.Fatalf("an empty page is %s, want \"messages\":[]", b)
+			}
+			// Cut by size: one message more would not have fitted.
+			if k := len(got.Messages); k < len(tt.in.Messages) {
+				more := got
+				more.Messages = tt.in.Messages[len(tt.in.Messages)-k-1:]
+				if b, _ := Encode(more); len(b) <= MaxServerFrameBytes {
+					t.Fatalf("cut to %d messages, yet %d fit in %d bytes", k, k+1, len(b))
+				}
 			}
 		})
 	}

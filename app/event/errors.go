@@ -13,12 +13,12 @@ const (
 	CodeBadFrame      Code = "bad_frame"      // not a JSON object with a string "type"
 	CodeUnknownType   Code = "unknown_type"   // "type" names no client event
 	CodeMissingField  Code = "missing_field"  // a required field is absent
-	CodeNotJoined     Code = "not_joined"     // a send before the join
+	CodeNotJoined     Code = "not_joined"     // a send, typing or history before the join, or for a room not joined
 	CodeAlreadyJoined Code = "already_joined" // a second join on the same connection
 	CodeInvalidName   Code = "invalid_name"   // the name breaks the name rules
 	CodeInvalidText   Code = "invalid_text"   // the text breaks the message rules
 	CodeInvalidID     Code = "invalid_id"     // a send's id is too long or not visible ASCII
-	CodeRateLimited   Code = "rate_limited"   // too many messages: retry after Error.RetryAfter
+	CodeRateLimited   Code = "rate_limited"   // too many messages, joins or history requests: retry after Error.RetryAfter
 	CodeInternal      Code = "internal"       // the server failed; the frame may be retried
 	CodeJoinTimeout   Code = "join_timeout"   // no join within JoinTimeout: a StatusJoinTimeout close follows
 )
@@ -35,8 +35,12 @@ var (
 	// ErrMissingField: a required field is absent.
 	ErrMissingField = errors.New("missing field")
 
-	// ErrNotJoined: a Send arrived before the connection's Join.
+	// ErrNotJoined: a Send, Typing or HistoryRequest arrived before the
+	// connection's Join.
 	ErrNotJoined = errors.New("join before sending")
+	// ErrNotInRoom: a Typing or HistoryRequest named a room the connection
+	// has not joined.
+	ErrNotInRoom = errors.New("not joined to that room")
 	// ErrAlreadyJoined: a second Join arrived on a connection.
 	ErrAlreadyJoined = errors.New("already joined")
 
@@ -47,6 +51,13 @@ var (
 	ErrTokenTooLong = fmt.Errorf("token is longer than %d bytes", MaxTokenLen)
 	// ErrRoomInvalid: a Join.Room breaks the room rules.
 	ErrRoomInvalid = fmt.Errorf("room must be 1 to %d letters, digits, '-' or '_'", MaxRoomLen)
+
+	// ErrBeforeInvalid: a HistoryRequest.Before is 0, which no message is
+	// below.
+	ErrBeforeInvalid = errors.New("before must be a seq of 1 or more")
+	// ErrLimitInvalid: a HistoryRequest.Limit is negative or above
+	// MaxHistoryLimit.
+	ErrLimitInvalid = fmt.Errorf("limit must be 0 to %d (0 means %d)", MaxHistoryLimit, MaxHistoryLimit)
 
 	// ErrNameEmpty: the name is empty once trimmed.
 	ErrNameEmpty = errors.New("name is empty")
@@ -95,10 +106,13 @@ var codes = []struct {
 	{ErrUnknownType, CodeUnknownType},
 	{ErrMissingField, CodeMissingField},
 	{ErrNotJoined, CodeNotJoined},
+	{ErrNotInRoom, CodeNotJoined},
 	{ErrAlreadyJoined, CodeAlreadyJoined},
 	{ErrIDInvalid, CodeInvalidID},
 	{ErrTokenTooLong, CodeBadFrame},
 	{ErrRoomInvalid, CodeBadFrame},
+	{ErrBeforeInvalid, CodeBadFrame},
+	{ErrLimitInvalid, CodeBadFrame},
 	{ErrNameEmpty, CodeInvalidName},
 	{ErrNameTooLong, CodeInvalidName},
 	{ErrNameInvalid, CodeInvalidName},

@@ -3,12 +3,16 @@ package event
 // Type names an event on the wire: the value of its "type" field.
 type Type string
 
-// Event types. Join and Send travel from the browser to the server; the
-// others travel from the server to the browser.
+// Event types. Join, Send and Pong travel from the browser to the server;
+// Typing and History travel both ways, a client's request and the server's
+// answer or relay under one name; the others travel from the server to the
+// browser.
 const (
 	TypeJoin       Type = "join"        // client: enter the room under a name
 	TypeSend       Type = "send"        // client: post a message to the room
 	TypePong       Type = "pong"        // client: answer to a ping
+	TypeTyping     Type = "typing"      // client: "I am typing"; server, to the others: who is typing
+	TypeHistory    Type = "history"     // client: ask for older messages; server, to the asker: a page of them
 	TypeJoined     Type = "joined"      // server, to the joiner only: "You joined"
 	TypeUserJoined Type = "user_joined" // server, to the others: "<name> connected"
 	TypeUserLeft   Type = "user_left"   // server, to the others: "<name> disconnected"
@@ -70,6 +74,26 @@ type Joined struct {
 	// the room's last seq (its store was reset). The recent history follows
 	// instead, and the client should say that messages are missing.
 	Gap bool `json:"gap,omitempty"`
+	// Members are the users present in Room when the client entered it,
+	// the client's own user included, once each however many connections
+	// they hold, and those in their grace period (the room was not told
+	// they left): a snapshot that the UserJoined and UserLeft events after
+	// it keep up to date. They are in the order they arrived in the room,
+	// within MaxMembers users and MaxMembersBytes of JSON; beyond those
+	// bounds the earliest arrivals that fit, the client's own user always
+	// among them (last when it arrived after them), and MembersTruncated.
+	// The server always sends at least the client's own user.
+	Members []Member `json:"members,omitempty"`
+	// MembersTruncated is true when Members leaves out users who are
+	// present: the room is larger than a Joined can list.
+	MembersTruncated bool `json:"members_truncated,omitempty"`
+}
+
+// Member is one user present in a room, as Joined.Members lists it: the
+// user id tells apart two people of the same name.
+type Member struct {
+	User string `json:"user"`
+	Name string `json:"name"`
 }
 
 // UserJoined tells the members of Room that someone entered it.
@@ -110,6 +134,48 @@ type Message struct {
 type Ack struct {
 	ID  string `json:"id"`
 	Seq uint64 `json:"seq"`
+}
+
+// Typing says that someone is typing in Room. A client sends it, with only
+// Room (empty means the room it joined), at most every TypingInterval while
+// its person types; the server relays it to the other users of the room
+// with User and Name set from the sender's identity (what a client puts in
+// them is ignored). It is never stored, never queued for a client that is
+// behind, and a client shows it for TypingTimeout after the last one.
+type Typing struct {
+	Room string `json:"room,omitempty"`
+	User string `json:"user,omitempty"`
+	Name string `json:"name,omitempty"`
+}
+
+// HistoryRequest asks for the messages of Room (empty means the room the
+// client joined) older than Before, a Message.Seq: the page above the
+// oldest message a client shows. Limit is how many at most, 1 to
+// MaxHistoryLimit; zero means MaxHistoryLimit. The server answers with a
+// History.
+type HistoryRequest struct {
+	Room   string `json:"room,omitempty"`
+	Before uint64 `json:"before"`
+	Limit  int    `json:"limit,omitempty"`
+}
+
+// History answers a HistoryRequest, to the asking connection only: the
+// newest stored messages of Room with a Seq below Before, oldest first, at
+// most the request's limit and as many as fit with the rest of the event in
+// MaxServerFrameBytes (EncodeHistory cuts them). Before is the request's.
+type History struct {
+	Room     string    `json:"room"`
+	Before   uint64    `json:"before"`
+	Messages []Message `json:"messages"`
+	// Complete is true when no message older than Messages is stored: the
+	// page reaches the room's first retained message. When it is false,
+	// the client asks again with Before set to Messages[0].Seq.
+	Complete bool `json:"complete"`
+	// Pruned, with Complete, is true when older messages did exist and
+	// retention deleted them (the first retained Seq is above 1): the
+	// client shows that they are no longer available rather than the
+	// beginning of the conversation.
+	Pruned bool `json:"pruned,omitempty"`
 }
 
 // Ping is the server's heartbeat, sent every HeartbeatInterval. The client
@@ -162,3 +228,12 @@ func (Ping) Type() Type { return TypePing }
 
 // Type implements Event.
 func (Pong) Type() Type { return TypePong }
+
+// Type implements Event.
+func (Typing) Type() Type { return TypeTyping }
+
+// Type implements Event.
+func (HistoryRequest) Type() Type { return TypeHistory }
+
+// Type implements Event.
+func (History) Type() Type { return TypeHistory }

@@ -27,6 +27,9 @@ func FuzzDecodeClient(f *testing.F) {
 		"{\"type\":\"send\",\"text\":\"\xff\xfe\"}",
 		`{"type":"send","text":"a","text":"b"}`, `{"TYPE":"send","Text":"x"}`,
 		`{"type":"join","name":"Jose\u0301"}`, `{"type":"send","text":"\ud83d"}`,
+		`{"type":"typing"}`, `{"type":"typing","room":"team-7","user":"x","name":"y"}`,
+		`{"type":"history","before":42}`, `{"type":"history","room":"lobby","before":1,"limit":50}`,
+		`{"type":"history","before":0}`, `{"type":"history","before":5,"limit":-1}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -60,6 +63,14 @@ func FuzzDecodeClient(f *testing.F) {
 				t.Fatalf("accepted id %q breaks the rules", e.ID)
 			}
 		case Pong:
+		case Typing:
+			if e.User != "" || e.Name != "" || (e.Room != "" && !ValidRoom(e.Room)) {
+				t.Fatalf("accepted typing %#v breaks the rules", e)
+			}
+		case HistoryRequest:
+			if e.Before == 0 || e.Limit < 0 || e.Limit > MaxHistoryLimit || (e.Room != "" && !ValidRoom(e.Room)) {
+				t.Fatalf("accepted history request %#v breaks the limits", e)
+			}
 		default:
 			t.Fatalf("DecodeClient returned a %T", e)
 		}

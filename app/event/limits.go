@@ -26,7 +26,10 @@ const (
 	// MaxServerFrameBytes is the largest frame the server sends: 64 KiB.
 	// The server coalesces queued events into one frame up to this size, and
 	// the client sets its read limit to it (the browser's default is 32 KiB).
-	// A single event is always below MaxClientFrameBytes, so it always fits.
+	// A single event always fits: a Message stays below
+	// MaxClientFrameBytes, and the two events that can grow beyond it are
+	// bounded to fit, Joined by MaxMembers and MaxMembersBytes, History by
+	// EncodeHistory.
 	MaxServerFrameBytes = 64 << 10
 
 	// DefaultRoom is the room a Join without a room enters.
@@ -40,6 +43,46 @@ const (
 	// holds the longest token the server issues (442 bytes: a 64-byte user
 	// id and 32 characters that JSON escapes to 6 bytes each).
 	MaxTokenLen = 512
+
+	// MaxMembers is the most users a Joined lists in Members: 1000, a large
+	// room's presence list. Every joiner's Joined carries a copy of the
+	// list, so it bounds what a burst of joins costs a room, and a list of
+	// more people than that helps nobody find anyone.
+	MaxMembers = 1000
+
+	// MaxMembersBytes is the most bytes of JSON a Joined's Members take:
+	// 60 KiB (61,440). The rest of a Joined takes under 1.5 KB (a
+	// MaxTokenLen token, a MaxRoomLen room, a 64-byte user id and a
+	// MaxNameLen name of 4-byte characters), so the largest Joined fits in
+	// MaxServerFrameBytes. A member with a 36-byte user id and a name of 10
+	// ASCII letters takes 68 bytes, so about 900 such members fit; one of
+	// the largest (a 64-byte id, 32 characters of 4 bytes) takes 214.
+	MaxMembersBytes = 60 << 10
+
+	// MaxHistoryLimit is the most messages one History holds, and what a
+	// HistoryRequest without a limit gets: 50 fills a screen a few times
+	// over and is one short store read. A page is cut further to fit in
+	// MaxServerFrameBytes (EncodeHistory): 50 messages of MaxTextLen
+	// characters outside the BMP would be about 400 KB.
+	MaxHistoryLimit = 50
+)
+
+// Typing indicators. A client says that its person is typing at most once
+// every TypingInterval, and shows someone else's indicator until
+// TypingTimeout after the last Typing from them.
+const (
+	// TypingInterval is how often, at most, a client sends Typing while its
+	// person types: 2 s keeps an indicator alive at the cost of one small
+	// frame per typist every 2 s, and stays within the server's per
+	// connection allowance (bursts of 3, then one a second), which drops
+	// what exceeds it.
+	TypingInterval = 2 * time.Second
+
+	// TypingTimeout is how long a client shows that someone is typing after
+	// the last Typing from them: 6 s, three intervals, so that one Typing
+	// lost or dropped does not make the indicator blink, while a person who
+	// stopped (or left) stops showing as typing within seconds.
+	TypingTimeout = 6 * time.Second
 )
 
 // Heartbeats. Browsers cannot see WebSocket pings, so the heartbeat is made
