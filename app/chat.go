@@ -328,7 +328,7 @@ func (c *Chat) Render() goapp.UI {
 	return goapp.Div().Class("chat").Body(
 		goapp.Header().Class("topbar").Body(
 			goapp.H1().Class("brand").Body(
-				goapp.Img().Class("brand-icon").Src("/web/icon.svg").Alt(""),
+				goapp.Img().Class("brand-icon").Src("/web/icon.svg").Alt("").Attr("role", "presentation"), // decorative: go-app drops the empty alt
 				goapp.Text(" Chat"),
 			),
 			c.renderStatus(),
