@@ -13,6 +13,12 @@ import (
 // a tab that is merely throttled, while a stuck client costs little.
 const DefaultQueueBytes = 1 << 20
 
+// idleShare is the share of its queue limit below which a client counts as
+// idle for EnqueueIfIdle: 1/16, 64 KiB of the default 1 MiB, one full
+// frame. A client holding less is keeping up; one holding more is behind,
+// and a transient event would only add to what it has yet to read.
+const idleShare = 16
+
 var (
 	// ErrSlowConsumer is returned by Client.Next once the client's queue
 	// overflowed: the connection should close with event.StatusSlowConsumer.
@@ -35,6 +41,10 @@ type Client struct {
 	// Guarded by the room's lock.
 	left   bool   // Hub.Leave was called
 	cursor uint64 // while catching up: the last seq queued
+	// While catching up: the presences its Joined listed, and the room's
+	// arrivals then, for the notices of what changed meanwhile.
+	listed     []*presence
+	listedUpTo uint64
 
 	mu     sync.Mutex
 	queue  [][]byte                    // encoded events, shared with other clients: never modified
@@ -59,9 +69,32 @@ func (c *Client) User() string { return c.user }
 // Name returns the client's name as given at Join.
 func (c *Client) Name() string { return c.name }
 
+// Room returns the room the client joined, or "" before its Join.
+func (c *Client) Room() string { return c.room }
+
 // Enqueue queues an encoded event for this client alone, such as an Error
 // event answering its frame, with the same limit as the room's events.
 func (c *Client) Enqueue(b []byte) { c.enqueue(b) }
+
+// EnqueueIfIdle queues an encoded event that is worth sending only now,
+// such as a Typing, if the client is idle: what is queued, with b, is under
+// 1/idleShare of its limit, and it is not catching up. Otherwise it drops
+// b. It never stops the client as a slow consumer: a client that is behind
+// gets what it is owed first, and an indicator that arrived late would be
+// wrong anyway. It reports whether it queued b.
+func (c *Client) EnqueueIfIdle(b []byte) bool {
+	c.mu.Lock()
+	ok := c.err == nil && !c.drain && c.fill == nil && c.queued+len(b) < c.limit/idleShare
+	if ok {
+		c.queue = append(c.queue, b)
+		c.queued += len(b)
+	}
+	c.mu.Unlock()
+	if ok {
+		c.signal()
+	}
+	return ok
+}
 
 // enqueue appends an encoded event without blocking. A client whose queue
 // would exceed its limit is stopped with ErrSlowConsumer instead: it has

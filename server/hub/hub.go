@@ -20,9 +20,19 @@
 // delivered: a burst of joins costs one check of that history against the
 // store per round and a few pointers per joiner, not a store read and an
 // encoding each.
+//
+// Presence is per user, not per connection: each room keeps its users in
+// the order they arrived, encoded once as they arrive (event.MemberList),
+// and a joiner's Joined lists them as of the point where its live stream
+// starts, so that the UserJoined and UserLeft notices that follow keep that
+// list right, with no notice for a user it lists and none missing. Typing
+// is relayed to the other users' connections and never stored; history
+// pages are read from the store outside the room's lock, in the same turns
+// as the join path's reads.
 package hub
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -71,7 +81,8 @@ const (
 	admitBatch = 64
 )
 
-// ErrNotJoined is returned by Publish for a client that is in no room.
+// ErrNotJoined is returned by Publish for a client that is in no room, and
+// by Typing and History for a client that is not in the room they name.
 var ErrNotJoined = errors.New("client has not joined a room")
 
 // ErrAlreadyJoined is returned by Join for a client that is in a room.
@@ -128,7 +139,11 @@ type room struct {
 	mu      sync.Mutex
 	members map[*Client]struct{}
 	users   map[string]*presence // who is in the room, by user id
-	recent  recent               // the encoded recent history, up to seq
+	list    event.MemberList     // the same users, in the order they arrived, encoded
+	// arrivals counts the presences created in the room: the last one's
+	// presence.arrived.
+	arrivals uint64
+	recent   recent // the encoded recent history, up to seq
 
 	pending  []*publish // accepted, waiting for the next store batch
 	flushing bool       // a flush loop is running
@@ -247,12 +262,16 @@ func (rc *recent) replace(loaded [][]byte, loadedTo, roomSeq uint64, capacity in
 	copy(rc.ring, all)
 }
 
-// presence is one user in a room: how many connections it has there, and
-// the timer that announces its departure once it has none.
+// presence is one user in a room, from the UserJoined that announced it to
+// the UserLeft: how many connections it has there, the timer that
+// announces its departure once it has none, and when it arrived (the
+// room's arrivals then), which tells a client catching up whether it was
+// already listed in its Joined.
 type presence struct {
-	name  string
-	conns int
-	leave *time.Timer
+	user, name string
+	arrived    uint64
+	conns      int
+	leave      *time.Timer
 }
 
 // publish is one Send waiting for its batch to be stored.
@@ -480,6 +499,14 @@ func (h *Hub) admitBatch(r *room, batch []*admission, recentErr error) {
 // catch up first. The caller (admitBatch) queues the notice and adds the
 // member. It holds r.mu; r.recent is complete and checked when a.withRecent
 // or a.fromRecent.
+//
+// Joined lists the room's users as of this point, the joiner's own
+// included: every join before it has entered, none after it has, which is
+// where the notices the client receives start (admitBatch gives a joiner
+// the notices of the joins after its own; expire, those of the users who
+// leave from now on). A client that catches up first receives no notice
+// until it has caught up; it keeps who was listed, and goLive tells it what
+// changed meanwhile.
 func (h *Hub) enter(r *room, a *admission) (notice []byte, member bool, err error) {
 	c, id := a.client, a.id
 	if c.room != "" {
@@ -501,15 +528,26 @@ func (h *Hub) enter(r *room, a *admission) (notice []byte, member bool, err erro
 		// Otherwise the room moved on past the recent history since Join
 		// looked: catch up from the store.
 	}
-	joined, err := event.Encode(event.Joined{Room: r.name, User: id.User, Name: id.Name, Token: id.Token, Seq: seq, Gap: gap})
-	if err != nil {
-		return nil, false, err
-	}
 	p := r.users[id.User]
-	if p == nil {
+	arrived := p == nil
+	if arrived {
 		if notice, err = event.Encode(event.UserJoined{Room: r.name, User: id.User, Name: id.Name}); err != nil {
 			return nil, false, err
 		}
+		if err = r.list.Add(event.Member{User: id.User, Name: id.Name}); err != nil {
+			return nil, false, err
+		}
+		r.arrivals++
+		p = &presence{user: id.User, name: id.Name, arrived: r.arrivals}
+		r.users[id.User] = p
+	}
+	joined, err := event.EncodeJoined(event.Joined{Room: r.name, User: id.User, Name: id.Name, Token: id.Token, Seq: seq, Gap: gap}, &r.list)
+	if err != nil {
+		if arrived { // as if it had never come
+			delete(r.users, id.User)
+			r.list.Remove(id.User)
+		}
+		return nil, false, err
 	}
 
 	c.user, c.name, c.room = id.User, id.Name, r.name
@@ -521,22 +559,70 @@ func (h *Hub) enter(r *room, a *admission) (notice []byte, member bool, err erro
 	} else {
 		c.enqueueAll(joined, missed)
 	}
-	switch {
-	case p == nil:
-		p = &presence{}
-		r.users[id.User] = p
-	case p.leave != nil:
+	if p.leave != nil {
 		p.leave.Stop() // back within the grace period: nobody saw it leave
 		p.leave = nil
 	}
-	p.name = id.Name
 	p.conns++
 	if !withRecent && cursor < seq {
 		c.cursor = cursor
+		c.listed, c.listedUpTo = listed(r), r.arrivals
 		c.setFill(func(ctx context.Context) error { return h.fill(ctx, r, c) })
 		return notice, false, nil
 	}
 	return notice, true, nil
+}
+
+// listed returns r's presences: who a Joined encoded now lists (or, when it
+// is truncated, may list). The caller holds r.mu.
+func listed(r *room) []*presence {
+	ps := make([]*presence, 0, len(r.users))
+	for _, p := range r.users {
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+// goLive makes c, which has caught up with r's history, a member: from now
+// on it receives r's events as they are queued. First it queues the notices
+// it missed while it caught up, as their net effect on the users its Joined
+// listed: a UserLeft for each listed user who left (or left and came back:
+// then the return is a UserJoined), then a UserJoined for each user who
+// arrived since, each group in the order the users arrived. The caller
+// holds r.mu.
+func (h *Hub) goLive(r *room, c *Client) {
+	var left, arrived []*presence
+	for _, p := range c.listed {
+		if r.users[p.user] != p {
+			left = append(left, p)
+		}
+	}
+	for _, p := range r.users {
+		if p.arrived > c.listedUpTo {
+			arrived = append(arrived, p)
+		}
+	}
+	byArrival := func(a, b *presence) int { return cmp.Compare(a.arrived, b.arrived) }
+	slices.SortFunc(left, byArrival)
+	slices.SortFunc(arrived, byArrival)
+	notices := make([]event.Event, 0, len(left)+len(arrived))
+	for _, p := range left {
+		notices = append(notices, event.UserLeft{Room: r.name, User: p.user, Name: p.name})
+	}
+	for _, p := range arrived {
+		notices = append(notices, event.UserJoined{Room: r.name, User: p.user, Name: p.name})
+	}
+	encoded := make([][]byte, 0, len(notices))
+	for _, e := range notices {
+		b, err := event.Encode(e)
+		if err != nil {
+			continue // cannot happen: the events hold only strings
+		}
+		encoded = append(encoded, b)
+	}
+	c.listed = nil
+	c.enqueueAll(nil, encoded)
+	r.members[c] = struct{}{}
 }
 
 // refreshRecent makes r.recent complete and true to the store: when it is
@@ -637,7 +723,7 @@ func (h *Hub) fill(ctx context.Context, r *room, c *Client) error {
 	}
 	if c.cursor >= seq {
 		c.setFill(nil)
-		r.members[c] = struct{}{}
+		h.goLive(r, c)
 	}
 	return nil
 }
@@ -709,6 +795,7 @@ func (h *Hub) Leave(c *Client) {
 	}
 	c.left = true
 	c.setFill(nil)
+	c.listed = nil
 	delete(r.members, c) // absent while it was catching up
 	p := r.users[c.user]
 	if p == nil {
@@ -729,6 +816,7 @@ func (h *Hub) expire(r *room, user string, p *presence) {
 		return
 	}
 	delete(r.users, user)
+	r.list.Remove(user)
 	notice, err := event.Encode(event.UserLeft{Room: r.name, User: user, Name: p.name})
 	if err != nil {
 		return // cannot happen: the event holds only strings
@@ -832,6 +920,96 @@ func (h *Hub) deliver(r *room, batch []*publish, results []store.Result) {
 		}
 		batch[i].done <- publishResult{res: res, err: err}
 	}
+}
+
+// roomOf returns the room c joined if it is the named one, else nil.
+func (h *Hub) roomOf(c *Client, roomName string) *room {
+	if c.room == "" || c.room != roomName {
+		return nil
+	}
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.rooms[roomName]
+}
+
+// Typing relays that c's user is typing to the room's other users: once
+// encoded, to every member connection of another user, and only to those
+// that are idle (Client.EnqueueIfIdle), so that it never adds to the queue
+// of a client that is behind nor makes one a slow consumer. It is stored
+// nowhere. It returns ErrNotJoined when c is not in the named room.
+func (h *Hub) Typing(c *Client, roomName string) error {
+	r := h.roomOf(c, roomName)
+	if r == nil {
+		return ErrNotJoined
+	}
+	b, err := event.Encode(event.Typing{Room: r.name, User: c.user, Name: c.name})
+	if err != nil {
+		return fmt.Errorf("typing in %s: %w", r.name, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c.left {
+		return ErrNotJoined
+	}
+	for m := range r.members {
+		if m.user != c.user {
+			m.EnqueueIfIdle(b)
+		}
+	}
+	return nil
+}
+
+// History queues for c the page of the named room's history before the
+// seq before, and returns it: the newest stored messages below it, at most
+// limit (0, or more than event.MaxHistoryLimit, means
+// event.MaxHistoryLimit) and as many as fit in a server frame
+// (event.EncodeHistory), oldest first. A before past the room's last
+// message means the room's end: the page never holds a message not yet
+// queued to the members. The store is read with the room unlocked, in a
+// turn shared with the join path's reads (at most maxHistoryReads at once),
+// waiting within ctx. It returns ErrNotJoined when c is not in the room.
+func (h *Hub) History(ctx context.Context, c *Client, roomName string, before uint64, limit int) (event.History, error) {
+	r := h.roomOf(c, roomName)
+	if r == nil {
+		return event.History{}, ErrNotJoined
+	}
+	if limit <= 0 || limit > event.MaxHistoryLimit {
+		limit = event.MaxHistoryLimit
+	}
+	bound := min(before, r.seq.Load()+1)
+	page := event.History{Room: r.name, Before: before}
+	if bound > 1 {
+		msgs, more, err := h.readBefore(ctx, r.name, bound, limit)
+		if err != nil {
+			return event.History{}, fmt.Errorf("history of %s before %d: %w", r.name, before, err)
+		}
+		page.Messages, page.Complete = msgs, !more
+		switch {
+		case more:
+		case len(msgs) > 0:
+			page.Pruned = msgs[0].Seq > 1 // the first retained
+		default:
+			page.Pruned = true // messages below bound were stored, and none is now
+		}
+	} else {
+		page.Complete = true // no message is below seq 1
+	}
+	b, page, err := event.EncodeHistory(page)
+	if err != nil {
+		return event.History{}, fmt.Errorf("history of %s before %d: %w", r.name, before, err)
+	}
+	c.enqueue(b)
+	return page, nil
+}
+
+// readBefore reads, in its turn, the newest limit messages of room below
+// seq before, and whether older ones are stored.
+func (h *Hub) readBefore(ctx context.Context, room string, before uint64, limit int) ([]event.Message, bool, error) {
+	if err := h.acquireRead(ctx, room); err != nil {
+		return nil, false, err
+	}
+	defer h.releaseRead()
+	return h.cfg.Store.Before(ctx, room, before, limit)
 }
 
 // Members returns how many connections are in the named room.

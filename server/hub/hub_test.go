@@ -99,7 +99,8 @@ func TestJoinAndLeaveNotices(t *testing.T) {
 	t.Parallel()
 	h := newHub(t, Config{PresenceGrace: 20 * time.Millisecond})
 	ann := join(t, h, "ann", 0)
-	if got, want := drain(t, ann), []event.Event{event.Joined{Room: event.DefaultRoom, User: "ann", Name: "name-ann", Token: "t-ann"}}; !reflect.DeepEqual(got, want) {
+	if got, want := drain(t, ann), []event.Event{event.Joined{Room: event.DefaultRoom, User: "ann", Name: "name-ann", Token: "t-ann",
+		Members: []event.Member{{User: "ann", Name: "name-ann"}}}}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("ann after her join: %#v, want %#v", got, want)
 	}
 

@@ -157,8 +157,9 @@ func TestJoinWhileHistoryIsRead(t *testing.T) {
 			send(t, h, ann, "", fmt.Sprint("m", last+1)) // live
 
 			events := drain(t, bob)
-			want := event.Joined{Room: event.DefaultRoom, User: "bob", Name: "name-bob", Token: "t-bob", Seq: last, Gap: tt.gap}
-			if len(events) == 0 || events[0] != want {
+			want := event.Joined{Room: event.DefaultRoom, User: "bob", Name: "name-bob", Token: "t-bob", Seq: last, Gap: tt.gap,
+				Members: []event.Member{{User: "ann", Name: "name-ann"}, {User: "bob", Name: "name-bob"}}}
+			if len(events) == 0 || !reflect.DeepEqual(events[0], want) {
 				t.Fatalf("bob's first event: %#v, want %#v", events, want)
 			}
 			var seqs []uint64
