@@ -8,6 +8,10 @@ BIN        := bin/chat
 WASM       := web/app.wasm
 GOBIN      := $(shell $(GO) env GOPATH)/bin
 STATICCHECK_VERSION := v0.8.2
+# axe-core audits the page's accessibility in the browser tests (npm, pinned).
+AXE_VERSION := 4.14.1
+TOOLS_DIR   ?= $(HOME)/.cache/chat-tools
+AXE_JS      := $(TOOLS_DIR)/axe-core-$(AXE_VERSION)/node_modules/axe-core/axe.min.js
 # Bounded time for each test binary: the end-to-end tests drive real browsers.
 TEST_TIMEOUT ?= 15m
 # Time given to each fuzz target by make fuzz; make test gives each TEST_FUZZTIME.
@@ -42,7 +46,7 @@ test: deps-test wasm lint
 
 unit:
 	@log=$$(mktemp); status=0; \
-	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -v ./... > $$log 2>&1 || status=$$?; \
+	AXE_CORE_JS=$(AXE_JS) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -v ./... > $$log 2>&1 || status=$$?; \
 	grep -vE '^\s*(=== (RUN|PAUSE|CONT|NAME)|--- PASS)' $$log || true; \
 	passed=$$(grep -cE '^\s*--- PASS' $$log || true); \
 	failed=$$(grep -cE '^\s*--- FAIL' $$log || true); \
@@ -81,9 +85,12 @@ bench:
 deps-build:
 	@command -v brotli >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq brotli; }
 
-# Tools the tests need: Chromium for the browser tests, staticcheck.
+# Tools the tests need: Chromium for the browser tests, axe-core (npm, which
+# needs Node.js), staticcheck.
 deps-test: deps-build
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
+	@test -f $(AXE_JS) || npm install --silent --no-audit --no-fund --prefix $(TOOLS_DIR)/axe-core-$(AXE_VERSION) axe-core@$(AXE_VERSION)
 	@test -x $(GOBIN)/staticcheck || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 clean:

@@ -341,7 +341,9 @@ func (c *Chat) Render() goapp.UI {
 			)
 		}),
 		goapp.Main().Class("main").Body(
-			goapp.Ul().ID("message-container").Class("messages").Aria("live", "polite").Body(
+			// Focusable, so that the keyboard alone can scroll the history.
+			goapp.Ul().ID("message-container").Class("messages").Aria("live", "polite").
+				Aria("label", "Messages").TabIndex(0).Body(
 				goapp.Range(c.entries).Slice(func(i int) goapp.UI {
 					e := c.entries[i]
 					return &row{Notice: e.notice, Divider: e.divider, Own: e.own, User: e.user, Name: e.name, Text: e.text, Time: e.time}
@@ -381,7 +383,8 @@ func (c *Chat) renderNameForm() goapp.UI {
 	if c.name != "" {
 		button = "Joining…"
 	}
-	return goapp.Form().ID("name-form").Class("name-form").OnSubmit(c.onNameSubmit).Body(
+	// A named form is a landmark: everything on the page is in one.
+	return goapp.Form().ID("name-form").Class("name-form").Aria("label", "Choose a name").OnSubmit(c.onNameSubmit).Body(
 		goapp.Label().For("name-input").Class("name-label").Text("Choose a name"),
 		goapp.Div().Class("row").Body(
 			goapp.Input().ID("name-input").Class("input").Type("text").
@@ -398,7 +401,7 @@ func (c *Chat) renderNameForm() goapp.UI {
 
 // renderComposer draws the send form.
 func (c *Chat) renderComposer() goapp.UI {
-	return goapp.Form().ID("send-container").Class("composer").OnSubmit(c.onSend).Body(
+	return goapp.Form().ID("send-container").Class("composer").Aria("label", "Send a message").OnSubmit(c.onSend).Body(
 		goapp.Div().Class("row").Body(
 			goapp.Input().ID("message-input").Class("input").Type("text").
 				AutoComplete(false).Placeholder("Message").Aria("label", "Message").
