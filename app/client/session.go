@@ -122,10 +122,12 @@ type Update struct {
 	State ConnState
 	// Events are the room's events to show, in server order, each once:
 	// event.Joined (on every join, including after a reconnect; Gap set
-	// when messages are missing before the history that follows),
-	// event.UserJoined, event.UserLeft and event.Message. A Message whose
-	// Seq the Session already reported (a replay after a reconnect) is not
-	// reported again.
+	// when messages are missing before the history that follows; Members,
+	// who is in the room), event.UserJoined, event.UserLeft, event.Message,
+	// event.Typing (someone else is typing) and event.History (a page of
+	// older messages that LoadHistory asked for). A Message whose Seq the
+	// Session already reported (a replay after a reconnect) is not reported
+	// again.
 	Events []event.Event
 	// OutboxChanged reports that Outbox holds a new snapshot.
 	OutboxChanged bool
@@ -173,7 +175,10 @@ type Session struct {
 	// reconnect wait short; drop ends the connection. Each holds one
 	// signal.
 	kick, wake, drop chan struct{}
-	running          atomic.Bool
+	// typing tells Run that the person typed; history that the page wants
+	// older messages (historyBefore). Each holds one signal.
+	typing, history chan struct{}
+	running         atomic.Bool
 
 	mu         sync.Mutex
 	id         Identity  // from storage, then from each Joined
@@ -183,10 +188,15 @@ type Session struct {
 	emittedVer uint64    // outVer of the last snapshot reported
 	state      ConnState // the state last reported
 	storageErr error     // a storage failure not reported yet
+	// historyBefore is the Before of the history request to send, 0 when
+	// none is waiting.
+	historyBefore uint64
 
 	// lastSeq is the Seq of the last Message reported: the next Join's
 	// Since, and the bar for duplicates. Run's goroutine only.
 	lastSeq uint64
+	// lastTyping is when Typing last went out. Run's goroutine only.
+	lastTyping time.Time
 }
 
 // NewSession returns a Session for cfg, with the identity and the outbox it
@@ -217,6 +227,8 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 		heartbeatTimeout: cfg.HeartbeatTimeout,
 		outboxKey:        outboxKey(room, cfg.Tab),
 		kick:             make(chan struct{}, 1),
+		typing:           make(chan struct{}, 1),
+		history:          make(chan struct{}, 1),
 		wake:             make(chan struct{}, 1),
 		drop:             make(chan struct{}, 1),
 		state:            StateConnecting,
@@ -378,6 +390,26 @@ func (s *Session) Delete(id string) error {
 	}
 	s.signal(s.kick)
 	return nil
+}
+
+// Typing tells the room that the person is typing: call it on every change
+// of the message input. At most one Typing goes out every
+// event.TypingInterval, and none while not joined; the others see it for
+// event.TypingTimeout.
+func (s *Session) Typing() { s.signal(s.typing) }
+
+// LoadHistory asks for the messages before seq (the oldest the page holds),
+// a page of up to event.MaxHistoryLimit, newest last; the answer comes as an
+// event.History in Update.Events. A request made while not joined goes out
+// once joined; a newer request replaces one not sent yet.
+func (s *Session) LoadHistory(before uint64) {
+	if before == 0 {
+		return // nothing is older than the first message
+	}
+	s.mu.Lock()
+	s.historyBefore = before
+	s.mu.Unlock()
+	s.signal(s.history)
 }
 
 // Wake makes a waiting Session try to connect now instead of at the end of
@@ -587,12 +619,46 @@ func (s *Session) serve(ctx context.Context, conn *Conn) (joined bool, err error
 			}
 		case <-s.wake:
 			// Connected: nothing to wake.
+		case <-s.typing:
+			if err := s.sendTyping(ctx, l); err != nil {
+				return drop(err)
+			}
+		case <-s.history:
+			// Sent below, once joined.
 		}
 		if err := s.pump(ctx, l); err != nil {
 			return drop(err)
 		}
+		if err := s.sendHistoryRequest(ctx, l); err != nil {
+			return drop(err)
+		}
 		s.emit(u, StateConnected)
 	}
+}
+
+// sendTyping sends Typing when joined and the last one is at least
+// event.TypingInterval old; otherwise the person's typing is already told.
+func (s *Session) sendTyping(ctx context.Context, l *link) error {
+	if !l.joined || time.Since(s.lastTyping) < event.TypingInterval {
+		return nil
+	}
+	s.lastTyping = time.Now()
+	return s.write(ctx, l.conn, event.Typing{Room: s.room})
+}
+
+// sendHistoryRequest sends the waiting history request once joined.
+func (s *Session) sendHistoryRequest(ctx context.Context, l *link) error {
+	if !l.joined {
+		return nil
+	}
+	s.mu.Lock()
+	before := s.historyBefore
+	s.historyBefore = 0
+	s.mu.Unlock()
+	if before == 0 {
+		return nil
+	}
+	return s.write(ctx, l.conn, event.HistoryRequest{Room: s.room, Before: before})
 }
 
 // join sends the Join once the Session has a name and the connection has
@@ -677,7 +743,7 @@ func (s *Session) handle(ctx context.Context, l *link, events []event.Event, u *
 				s.outboxChanged()
 			}
 			s.mu.Unlock()
-		case event.UserJoined, event.UserLeft:
+		case event.UserJoined, event.UserLeft, event.Typing, event.History:
 			u.Events = append(u.Events, e)
 		case event.Ping:
 			if err := s.write(ctx, l.conn, event.Pong{}); err != nil {
