@@ -34,6 +34,10 @@ type conn struct {
 	// join, of its user. Only the reader touches them.
 	connLimit, ipLimit, userLimit *rate.Limiter
 	user                          string
+	// typingLimit and historyLimit bound this connection's Typing and
+	// HistoryRequest frames (typingRate, historyRate). Only the reader
+	// touches them.
+	typingLimit, historyLimit *rate.Limiter
 
 	errors int // invalid frames so far; only the reader touches it
 
@@ -83,6 +87,7 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 		log:       s.log.With("ip", ip),
 		closing:   make(chan struct{}),
 	}
+	c.typingLimit, c.historyLimit = rate.NewLimiter(typingRate, typingBurst), rate.NewLimiter(historyRate, historyBurst)
 	defer s.limits.ipMsgs.release(key)
 	if !s.track(c) {
 		c.close(websocket.StatusServiceRestart, "server restarting")
@@ -262,8 +267,96 @@ func (c *conn) apply(ctx context.Context, frame []byte) ending {
 		c.send(ctx, e)
 	case event.Pong:
 		// Its arrival has already proven the client alive.
+	case event.Typing:
+		c.typing(e)
+	case event.HistoryRequest:
+		c.history(ctx, e)
 	}
 	return ending{}
+}
+
+// Limits of a connection's Typing and HistoryRequest frames. Neither is
+// shared with the connection's other frames, nor across its user's
+// connections: each costs the server a bounded amount, and a person with
+// several tabs may type or scroll in any of them.
+const (
+	// typingRate and typingBurst: a Typing a second, bursts of 3. A client
+	// sends one every event.TypingInterval (2 s) at most; this leaves room
+	// for jitter and for a page that reconnects mid-word, while a flood
+	// reaches the room at one a second. Each relayed Typing costs an
+	// enqueue per member of the room.
+	typingRate  = 1
+	typingBurst = 3
+
+	// historyRate and historyBurst: 5 history requests a second, bursts of
+	// 10. A person scrolling back reads a page (up to 50 messages) in far
+	// more than 200 ms, and 10 at once lets a client fill a tall screen;
+	// each request is a store read (in the hub's shared read turns) and up
+	// to 64 KiB queued.
+	historyRate  = 5
+	historyBurst = 10
+)
+
+// typing relays that the client is typing, in its room unless it names
+// another (then refused with not_joined, as before a join). Beyond the
+// connection's typing rate it is dropped silently: no error, no pause, and
+// not a protocol error, since an indicator that does not show costs nobody
+// anything.
+func (c *conn) typing(t event.Typing) {
+	room, ok := c.roomOf(t.Room)
+	if !ok || !c.typingLimit.Allow() {
+		return
+	}
+	if err := c.srv.hub.Typing(c.client, room); errors.Is(err, hub.ErrNotJoined) {
+		c.refuse(event.ErrNotInRoom, "")
+	} else if err != nil {
+		c.log.Error("typing failed", "err", err)
+	}
+}
+
+// history answers a HistoryRequest with a page of the room's older
+// messages. Requests beyond the connection's history rate are refused with
+// rate_limited and retry_after, and reading pauses as for a send; a store
+// failure is answered with internal.
+func (c *conn) history(ctx context.Context, q event.HistoryRequest) {
+	room, ok := c.roomOf(q.Room)
+	if !ok {
+		return
+	}
+	if wait := allow(time.Now(), c.historyLimit); wait > 0 {
+		c.rateLimited("", "too many history requests: wait and retry", wait)
+		c.pause(ctx, wait)
+		return
+	}
+	_, err := c.srv.hub.History(ctx, c.client, room, q.Before, q.Limit)
+	switch {
+	case err == nil:
+	case errors.Is(err, hub.ErrNotJoined):
+		c.refuse(event.ErrNotInRoom, "")
+	case ctx.Err() != nil:
+		// The connection is ending.
+	default:
+		c.log.Error("history failed", "err", err)
+		c.answer(event.Error{Code: event.CodeInternal, Message: "the history could not be read; retry"})
+	}
+}
+
+// roomOf returns the room a Typing or HistoryRequest is about: the one it
+// names, or the connection's when it names none. It refuses the frame, and
+// returns false, before the connection has joined (not_joined) or when the
+// frame names another room than the one joined: one connection is in one
+// room.
+func (c *conn) roomOf(named string) (string, bool) {
+	if c.joinState.Load() != joinDone {
+		c.refuse(event.ErrNotJoined, "")
+		return "", false
+	}
+	room := c.client.Room()
+	if named != "" && named != room {
+		c.refuse(event.ErrNotInRoom, "")
+		return "", false
+	}
+	return room, true
 }
 
 // join establishes who the client is, from its token when it has a valid
