@@ -320,8 +320,10 @@ type Identity struct {
 //   - since pruned away, or past the room's end: Joined.Gap and the recent
 //     messages.
 //
-// The others receive UserJoined unless the user was already present: another
-// tab, or a reconnect within the grace period.
+// Joined lists the users present (event.Joined.Members), c's own included,
+// as of the point where c's notices start. The others receive UserJoined
+// unless the user was already present: another tab, or a reconnect within
+// the grace period.
 //
 // Join reads the store with the room unlocked, waiting its turn when
 // maxHistoryReads reads are under way, and the room admits the joins that
