@@ -3,11 +3,8 @@ package app
 import (
 	"context"
 	"errors"
-	"strconv"
-	"strings"
+	"slices"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	goapp "github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -16,29 +13,20 @@ import (
 	"github.com/chatwasm/chat/app/event"
 )
 
-// StatusSent is the data-status of a message row the server stored: every
-// row of the room's messages has it; outbox rows have their OutboxItem.Status
-// (pending, failed).
-const StatusSent = "sent"
-
-// gapText is the divider shown where messages are missing: they fell out of
-// the server's retention while the page was away.
-const gapText = "Some older messages are no longer available"
-
-// maxEntries bounds the messages and notices kept on the page: 500 rows
-// render in a few milliseconds with go-app's positional diffing, and one
-// render never mounts more than go-app's 4,096 queued components.
-const maxEntries = 500
-
 // updateCheckInterval is how often the page asks the service worker to look
 // for a new version: 10 minutes keeps an open tab current at a negligible
 // cost (go-app v10 never looks on its own).
 const updateCheckInterval = 10 * time.Minute
 
-// Chat is the page: the connection state, the name prompt for a new person,
-// the message list with the outbox at its end, and the send form. A Session
-// does the talking; Chat shows its Updates. Its state changes only on
-// go-app's UI goroutine (event handlers and ctx.Dispatch).
+// historyRetry is how long the page waits before asking again for a page
+// of history the server could not read.
+const historyRetry = time.Second
+
+// Chat is the page: it owns the person's client.Session and applies its
+// Updates, and lays out the parts that show them: the connection badge,
+// the message list, the typing indicator, the presence list, and the name
+// prompt or the composer. Its state, and the state it hands its parts,
+// changes only on go-app's UI goroutine (event handlers and ctx.Dispatch).
 type Chat struct {
 	goapp.Compo
 
@@ -48,29 +36,27 @@ type Chat struct {
 	release []func()           // remove the browser event listeners
 	mounted bool               // the WASM runs: the forms are usable
 
-	known     bool   // a stored identity joins by itself: no name prompt
-	nameDraft string // what the name input holds
-	name      string // the name joined under, or submitted and waiting
-	nameErr   string // why the name was refused
-	user      string // the identity from Joined; empty until joined
+	known   bool   // a stored identity joins by itself: no name prompt
+	name    string // the name joined under, or submitted and waiting
+	nameErr string // why the name was refused
+	user    string // the identity from Joined; empty until joined
+	// joinedSeq is the room's last seq at the last Joined: messages after
+	// it are live, not history.
+	joinedSeq uint64
 
-	draft   string // what the message input holds
 	sendErr string // why the last message was refused
 
-	entries     []entry             // the room's messages and notices, oldest first
-	outbox      []client.OutboxItem // the person's messages not acknowledged yet
-	updateReady bool                // a new version is installed: offer to reload
-}
+	timeline timeline            // the message list's rows
+	outbox   []client.OutboxItem // the person's messages not acknowledged yet
 
-// entry is one row of the message list.
-type entry struct {
-	notice  bool
-	divider bool
-	own     bool
-	user    string // who a message or notice is about; its colour
-	name    string // their name; empty for "You joined" and dividers
-	text    string // a message's text, or the words after a notice's name
-	time    int64  // when the server accepted a message, Unix ms
+	members    []event.Member // who is in the room, in arrival order
+	membersCut bool           // the room holds more than members lists
+	typists    []typist       // who else is typing
+	// spoke is when each person's last live message arrived, Unix ms: a
+	// Typing from them just after it was sent before it, and is stale.
+	spoke map[string]int64
+
+	updateReady bool // a new version is installed: offer to reload
 }
 
 // OnMount starts the session as soon as the app runs, before a name is
@@ -162,21 +148,20 @@ func (c *Chat) OnAppUpdate(ctx goapp.Context) {
 	c.updateReady = ctx.AppUpdateAvailable()
 }
 
-// onNameSubmit joins under the name typed, once it passes the protocol's
-// own rules; the Session sends the Join when the connection allows.
-func (c *Chat) onNameSubmit(ctx goapp.Context, e goapp.Event) {
-	e.PreventDefault()
-	if c.takeName() && c.sess != nil {
+// join joins under the name typed, once it passes the protocol's own rules;
+// the Session sends the Join when the connection allows. (namePrompt)
+func (c *Chat) join(draft string) {
+	if c.takeName(draft) && c.sess != nil {
 		if err := c.sess.Join(c.name); err != nil {
 			c.nameErr, c.name = client.Sentence(err), ""
 		}
 	}
 }
 
-// takeName validates the typed name and keeps it as the name to join under,
+// takeName validates a typed name and keeps it as the name to join under,
 // or shows why it is refused.
-func (c *Chat) takeName() bool {
-	name, err := event.NormalizeName(c.nameDraft)
+func (c *Chat) takeName(draft string) bool {
+	name, err := event.NormalizeName(draft)
 	if err != nil {
 		c.nameErr = client.Sentence(err)
 		return false
@@ -185,24 +170,14 @@ func (c *Chat) takeName() bool {
 	return true
 }
 
-// onSend puts the typed message in the outbox, connected or not. An empty
-// message is not sent; a refused one stays in the input.
-func (c *Chat) onSend(ctx goapp.Context, e goapp.Event) {
-	e.PreventDefault()
-	defer focus("message-input")
-	if c.submit() {
-		setValue("message-input", "")
-		ctx.Defer(func(goapp.Context) { scrollToBottom("message-container") })
-	}
-}
-
-// submit hands the draft to the Session, or shows why it is refused (an
-// empty message is not worth a word). It reports whether it was queued.
-func (c *Chat) submit() bool {
+// send puts a message in the outbox, connected or not, and shows the
+// newest rows, where it goes; or shows why it is refused (an empty message
+// is not worth a word). It reports whether it was queued. (composer)
+func (c *Chat) send(text string) bool {
 	if c.sess == nil {
 		return false
 	}
-	_, err := c.sess.Send(c.draft)
+	_, err := c.sess.Send(text)
 	switch {
 	case errors.Is(err, event.ErrTextEmpty):
 		c.sendErr = ""
@@ -211,24 +186,35 @@ func (c *Chat) submit() bool {
 		c.sendErr = client.Sentence(err)
 		return false
 	}
-	c.draft, c.sendErr = "", ""
+	c.sendErr = ""
 	c.outbox = c.sess.Outbox()
+	c.timeline.toLatest()
 	return true
 }
 
-// onRetry sends a failed message again.
-func (c *Chat) onRetry(id string) goapp.EventHandler {
-	return func(ctx goapp.Context, e goapp.Event) {
-		c.outboxAction(c.sess.Retry, id)
+// typing tells the room that the person is typing. (composer)
+func (c *Chat) typing() {
+	if c.sess != nil {
+		c.sess.Typing()
 	}
 }
 
-// onDelete drops a failed message.
-func (c *Chat) onDelete(id string) goapp.EventHandler {
-	return func(ctx goapp.Context, e goapp.Event) {
-		c.outboxAction(c.sess.Delete, id)
+// loadOlder asks for the page of history above the list's first row,
+// unless one is pending. (messageList)
+func (c *Chat) loadOlder() {
+	if c.sess == nil {
+		return
+	}
+	if before, ok := c.timeline.requestOlder(); ok {
+		c.sess.LoadHistory(before)
 	}
 }
+
+// retry sends a failed message again. (messageList)
+func (c *Chat) retry(id string) { c.outboxAction(c.sess.Retry, id) }
+
+// remove drops a failed message. (messageList)
+func (c *Chat) remove(id string) { c.outboxAction(c.sess.Delete, id) }
 
 // outboxAction applies a Retry or a Delete and shows the outbox it left.
 func (c *Chat) outboxAction(action func(string) error, id string) {
@@ -238,55 +224,71 @@ func (c *Chat) outboxAction(action func(string) error, id string) {
 	c.outbox = c.sess.Outbox()
 }
 
-// onInput keeps a copy of what an input holds. The input is not bound to
-// it: setting the value on each render would race with fast typing and drop
-// characters.
-func (c *Chat) onInput(dst *string) goapp.EventHandler {
-	return func(ctx goapp.Context, e goapp.Event) {
-		*dst = ctx.JSSrc().Get("value").String()
-	}
-}
-
-// received applies a Session's Update, then scrolls to the newest row and,
-// on joining, moves the focus to the message input.
+// received applies a Session's Update and does what it asks of the page:
+// a history request to repeat, the focus on the message input on joining.
 func (c *Chat) received(ctx goapp.Context, u client.Update) {
 	wasJoined := c.user != ""
-	if c.apply(u) {
-		ctx.Defer(func(goapp.Context) { scrollToBottom("message-container") })
+	a := c.apply(u)
+	if a.historyAgain != 0 && c.sess != nil {
+		// Asked on a connection that ended: ask the new one.
+		c.sess.LoadHistory(a.historyAgain)
+	}
+	if a.historyWait > 0 {
+		ctx.After(a.historyWait, func(ctx goapp.Context) {
+			if el := goapp.Window().GetElementByID(listID); el.Truthy() && measure(el).nearTop() {
+				c.loadOlder()
+			}
+			ctx.PreventUpdate() // nothing shown changed
+		})
 	}
 	if !wasJoined && c.user != "" {
 		ctx.Defer(func(goapp.Context) { focus("message-input") })
 	}
 }
 
-// apply folds an Update into the page's state. It reports whether the
-// message list changed.
-func (c *Chat) apply(u client.Update) (changed bool) {
+// applied is what an Update asks of the page besides its state.
+type applied struct {
+	historyAgain uint64        // the Before of a history request to send again
+	historyWait  time.Duration // ask for older history after this, if near the top
+}
+
+// apply folds an Update into the page's state.
+func (c *Chat) apply(u client.Update) (a applied) {
 	c.state = u.State
+	now := nowMillis()
 	for _, e := range u.Events {
 		switch e := e.(type) {
 		case event.Joined:
 			// "You joined" once per page; a reconnect is not news.
-			if c.user == "" {
-				c.add(entry{notice: true, text: "You joined"})
-			}
-			c.user, c.name, c.known = e.User, e.Name, true
-			if e.Gap {
-				c.add(entry{divider: true, text: gapText})
-			}
+			first := c.user == ""
+			c.user, c.name, c.known, c.joinedSeq = e.User, e.Name, true, e.Seq
+			c.members, c.membersCut = slices.Clone(e.Members), e.MembersTruncated
+			c.typists = nil // those typing were told to the connection that ended
+			a.historyAgain = c.timeline.joined(e, first)
 		case event.UserJoined:
-			c.add(entry{notice: true, user: e.User, name: e.Name, text: "connected"})
+			c.members = withMember(c.members, event.Member{User: e.User, Name: e.Name})
+			c.timeline.add(entry{notice: true, user: e.User, name: e.Name, text: "connected"})
 		case event.UserLeft:
-			c.add(entry{notice: true, user: e.User, name: e.Name, text: "disconnected"})
+			c.members = withoutMember(c.members, e.User)
+			c.typists = withoutTypist(c.typists, e.User)
+			c.timeline.add(entry{notice: true, user: e.User, name: e.Name, text: "disconnected"})
 		case event.Message:
-			c.add(entry{own: e.User == c.user, user: e.User, name: e.Name, text: e.Text, time: e.Time})
-		default:
-			continue
+			c.timeline.add(messageEntry(e, c.user))
+			// Their message is what they were typing.
+			c.typists = withoutTypist(c.typists, e.User)
+			if e.Seq > c.joinedSeq {
+				c.spokeAt(e.User, now)
+			}
+		case event.Typing:
+			if e.User != c.user && !c.justSpoke(e.User, now) {
+				c.typists = withTypist(c.typists, e.User, e.Name, now+event.TypingTimeout.Milliseconds(), now)
+			}
+		case event.History:
+			c.timeline.prepend(e, c.user)
 		}
-		changed = true
 	}
 	if u.OutboxChanged {
-		c.outbox, changed = u.Outbox, true
+		c.outbox = u.Outbox
 	}
 	if r := u.JoinRefused; r != nil {
 		c.nameErr = client.Sentence(errors.New(r.Message))
@@ -301,17 +303,42 @@ func (c *Chat) apply(u client.Update) (changed bool) {
 		}
 	}
 	for _, r := range u.Refusals {
+		// A refusal without an id, while a page of history is asked
+		// for, is that request's (a Send always has an id, a Typing is
+		// never refused): ask again, later, rather than show it.
+		if r.ID == "" && c.timeline.pending != 0 && (r.Code == event.CodeRateLimited || r.Code == event.CodeInternal) {
+			c.timeline.historyRefused()
+			a.historyWait = historyRetry
+			if r.RetryAfter > 0 {
+				a.historyWait = time.Duration(r.RetryAfter) * time.Millisecond
+			}
+			continue
+		}
 		c.sendErr = client.Sentence(errors.New(r.Message))
 	}
-	return changed
+	return a
 }
 
-// add appends an entry, dropping the oldest past maxEntries.
-func (c *Chat) add(e entry) {
-	c.entries = append(c.entries, e)
-	if n := len(c.entries) - maxEntries; n > 0 {
-		c.entries = append(c.entries[:0], c.entries[n:]...)
+// spokeAt records that user's live message arrived at now (Unix ms),
+// forgetting those older than event.TypingInterval.
+func (c *Chat) spokeAt(user string, now int64) {
+	if c.spoke == nil {
+		c.spoke = make(map[string]int64)
 	}
+	for u, at := range c.spoke {
+		if now-at >= event.TypingInterval.Milliseconds() {
+			delete(c.spoke, u)
+		}
+	}
+	c.spoke[user] = now
+}
+
+// justSpoke reports whether user's last live message arrived less than
+// event.TypingInterval before now: a Typing from them now was sent with the
+// message's last keystroke, and overtook it or lagged behind it.
+func (c *Chat) justSpoke(user string, now int64) bool {
+	at, ok := c.spoke[user]
+	return ok && now-at < event.TypingInterval.Milliseconds()
 }
 
 // onReload loads the new version.
@@ -323,7 +350,7 @@ func (c *Chat) onReload(ctx goapp.Context, e goapp.Event) {
 // whose name the server refused.
 func (c *Chat) prompting() bool { return c.user == "" && !c.known }
 
-// Render draws the page from the component's state alone.
+// Render lays the page out from the component's state alone.
 func (c *Chat) Render() goapp.UI {
 	return goapp.Div().Class("chat").Body(
 		goapp.Header().Class("topbar").Body(
@@ -340,20 +367,23 @@ func (c *Chat) Render() goapp.UI {
 					Text("Reload").OnClick(c.onReload),
 			)
 		}),
-		goapp.Main().Class("main").Body(
-			// Focusable, so that the keyboard alone can scroll the history.
-			goapp.Ul().ID("message-container").Class("messages").Aria("live", "polite").
-				Aria("label", "Messages").TabIndex(0).Body(
-				goapp.Range(c.entries).Slice(func(i int) goapp.UI {
-					e := c.entries[i]
-					return &row{Notice: e.notice, Divider: e.divider, Own: e.own, User: e.user, Name: e.name, Text: e.text, Time: e.time}
-				}),
-				goapp.Range(c.outbox).Slice(func(i int) goapp.UI {
-					return c.renderOutboxRow(c.outbox[i])
-				}),
+		goapp.Div().Class("room").Body(
+			goapp.Main().Class("main").Body(
+				&messageList{
+					Timeline: &c.timeline, Version: c.timeline.version,
+					Outbox: c.outbox, User: c.user, Name: c.name, Page: c,
+				},
+				&typingIndicator{Typists: c.typists},
 			),
+			goapp.If(c.user != "", func() goapp.UI {
+				return &presenceList{People: c.members, Self: c.user, Truncated: c.membersCut}
+			}),
 		),
-		goapp.If(c.prompting(), c.renderNameForm).Else(c.renderComposer),
+		goapp.If(c.prompting(), func() goapp.UI {
+			return &namePrompt{Ready: c.mounted, Joining: c.name != "", Err: c.nameErr, Page: c}
+		}).Else(func() goapp.UI {
+			return &composer{Err: c.sendErr, Page: c}
+		}),
 	)
 }
 
@@ -375,203 +405,6 @@ func (c *Chat) renderStatus() goapp.UI {
 		status = status.DataSet("state", string(c.state))
 	}
 	return status
-}
-
-// renderNameForm draws the name prompt.
-func (c *Chat) renderNameForm() goapp.UI {
-	button := "Join"
-	if c.name != "" {
-		button = "Joining…"
-	}
-	// A named form is a landmark: everything on the page is in one.
-	return goapp.Form().ID("name-form").Class("name-form").Aria("label", "Choose a name").OnSubmit(c.onNameSubmit).Body(
-		goapp.Label().For("name-input").Class("name-label").Text("Choose a name"),
-		goapp.Div().Class("row").Body(
-			goapp.Input().ID("name-input").Class("input").Type("text").
-				Attr("autocomplete", "nickname").Placeholder("Your name").
-				AutoFocus(true).OnInput(c.onInput(&c.nameDraft)),
-			goapp.Button().Type("submit").Class("button").
-				Disabled(!c.mounted || c.name != "").Text(button),
-		),
-		goapp.If(c.nameErr != "", func() goapp.UI {
-			return goapp.P().ID("name-error").Class("form-error").Role("alert").Text(c.nameErr)
-		}),
-	)
-}
-
-// renderComposer draws the send form.
-func (c *Chat) renderComposer() goapp.UI {
-	return goapp.Form().ID("send-container").Class("composer").Aria("label", "Send a message").OnSubmit(c.onSend).Body(
-		goapp.Div().Class("row").Body(
-			goapp.Input().ID("message-input").Class("input").Type("text").
-				AutoComplete(false).Placeholder("Message").Aria("label", "Message").
-				OnInput(c.onInput(&c.draft)),
-			goapp.Button().ID("send-button").Type("submit").Class("button").Text("Send"),
-		),
-		goapp.If(c.sendErr != "", func() goapp.UI {
-			return goapp.P().ID("send-error").Class("form-error").Role("alert").Text(c.sendErr)
-		}),
-	)
-}
-
-// renderOutboxRow draws one of the person's messages not acknowledged yet:
-// "You: text" like any own message, marked pending or failed, in the
-// person's own colour once the page knows their user id. A failed one
-// offers Retry and Delete; their words come from CSS and aria-label, so the
-// row's text stays "You: text".
-func (c *Chat) renderOutboxRow(it client.OutboxItem) goapp.UI {
-	li := personRow(goapp.Li().Class("message", "own", string(it.Status)), c.user, c.name).
-		DataSet("status", string(it.Status))
-	parts := messageParts(event.ReservedName, personTitle(c.user, c.name), it.Text)
-	if it.Status != client.StatusFailed {
-		return li.Body(parts...)
-	}
-	return li.DataSet("reason", it.Reason).Title(it.Reason).Body(append(parts,
-		goapp.Span().Class("row-actions").Body(
-			goapp.Button().Type("button").Class("row-action retry").Aria("label", "Retry").
-				OnClick(c.onRetry(it.ID), goapp.EventScope(it.ID)),
-			goapp.Button().Type("button").Class("row-action delete").Aria("label", "Delete").
-				OnClick(c.onDelete(it.ID), goapp.EventScope(it.ID)),
-		),
-	)...)
-}
-
-// messageParts are the parts of a message row: the name shown (with title,
-// the full name and short id, on hover), ": " and the text. The name and the
-// text are each in a <bdi>: what a person typed keeps its own direction, and
-// a direction override in it cannot reorder the rest of the row.
-func messageParts(name, title, text string) []goapp.UI {
-	return []goapp.UI{
-		goapp.Bdi().Class("name").Title(title).Text(name),
-		goapp.Span().Class("sep").Text(": "),
-		goapp.Bdi().Class("text").Text(text),
-	}
-}
-
-// paletteSize is how many colours tell people apart: 12 hues stay distinct
-// from each other and readable on both themes. Two people share a colour
-// with a chance of 1 in 12; their hover titles, with the short id, differ
-// still.
-const paletteSize = 12
-
-// shortIDLen is how much of a user id the hover title shows: 8 characters,
-// 32 bits of a random UUID, tell apart the people of any room.
-const shortIDLen = 8
-
-// hueClass returns the colour class of a user, hue-0 to hue-11: a hash
-// (FNV-1a) of the user id, so that everyone sees a person in the same
-// colour on every page. It is a class, not a style attribute, so that the
-// page needs no inline styles. An unknown user ("") has none.
-func hueClass(user string) string {
-	if user == "" {
-		return ""
-	}
-	h := uint32(2166136261)
-	for i := 0; i < len(user); i++ {
-		h = (h ^ uint32(user[i])) * 16777619
-	}
-	return "hue-" + strconv.Itoa(int(h%paletteSize))
-}
-
-// initial returns the badge letter of a name: its first letter or digit,
-// upper-cased, with the combining marks that follow it (so "ễ" stays
-// whole); "" if it has none.
-func initial(name string) string {
-	i := strings.IndexFunc(name, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) })
-	if i < 0 {
-		return ""
-	}
-	r, size := utf8.DecodeRuneInString(name[i:])
-	rest := name[i+size:]
-	marks := strings.IndexFunc(rest, func(r rune) bool { return !unicode.IsMark(r) })
-	if marks < 0 {
-		marks = len(rest)
-	}
-	return string(unicode.ToUpper(r)) + rest[:marks]
-}
-
-// personTitle returns the hover title of a person's name: the full name
-// and the first shortIDLen characters of the user id, "Ann (3f2b8c1e)", so
-// that two people of the same name can be told apart. The name is isolated
-// (U+2068 … U+2069) so that its direction cannot take the id along.
-func personTitle(user, name string) string {
-	if user == "" {
-		return "\u2068" + name + "\u2069"
-	}
-	short := user
-	if utf8.RuneCountInString(user) > shortIDLen {
-		short = string([]rune(user)[:shortIDLen])
-	}
-	return "\u2068" + name + "\u2069 (" + short + ")"
-}
-
-// personRow gives a row the colour and badge of the person it is about:
-// their hue class, and data-initial, which CSS paints (attr(data-initial))
-// so that the row's text stays "name: text".
-func personRow(li goapp.HTMLLi, user, name string) goapp.HTMLLi {
-	if hue := hueClass(user); hue != "" {
-		li = li.Class(hue)
-	}
-	if ini := initial(name); ini != "" {
-		li = li.DataSet("initial", ini)
-	}
-	return li
-}
-
-// row is one message, notice or divider of the room. Its fields are scalars
-// so that go-app re-renders a row only when it changed.
-type row struct {
-	goapp.Compo
-	Notice  bool
-	Divider bool
-	Own     bool
-	User    string
-	Name    string
-	Text    string
-	Time    int64
-}
-
-// Render draws "You: text", "name: text", a notice ("You joined",
-// "name connected", "name disconnected") or a divider, always as text, with
-// what a person typed in <bdi> and the person's colour and initial on their
-// messages and notices.
-func (r *row) Render() goapp.UI {
-	switch {
-	case r.Divider:
-		return goapp.Li().Class("divider").Text(r.Text)
-	case r.Notice && r.Name == "":
-		return goapp.Li().Class("notice").Text(r.Text)
-	case r.Notice:
-		return personRow(goapp.Li().Class("notice"), r.User, r.Name).Body(
-			goapp.Bdi().Class("name").Title(personTitle(r.User, r.Name)).Text(r.Name),
-			goapp.Span().Class("verb").Text(" "+r.Text),
-		)
-	}
-	li := goapp.Li().Class("message")
-	name := r.Name
-	if r.Own {
-		li, name = li.Class("own"), event.ReservedName
-	}
-	li = personRow(li, r.User, r.Name).DataSet("status", StatusSent)
-	if r.Time > 0 {
-		// The time shows through CSS (attr(data-time)), so that the row's
-		// text stays "name: text".
-		clock, full := formatTime(r.Time)
-		li = li.DataSet("time", clock).Title(full)
-	}
-	return li.Body(messageParts(name, personTitle(r.User, r.Name), r.Text)...)
-}
-
-// formatTime returns a message time as a short clock and in full, in the
-// browser's locale and time zone (natively, in the process's).
-func formatTime(ms int64) (clock, full string) {
-	if goapp.IsClient {
-		d := goapp.Window().Get("Date").New(float64(ms))
-		opts := map[string]any{"hour": "2-digit", "minute": "2-digit"}
-		return d.Call("toLocaleTimeString", []any{}, opts).String(), d.Call("toLocaleString").String()
-	}
-	t := time.UnixMilli(ms)
-	return t.Format("15:04"), t.Format("2006-01-02 15:04:05")
 }
 
 // socketURL is the WebSocket endpoint on the page's own host.
@@ -596,26 +429,5 @@ func checkForUpdates(ctx context.Context) {
 		case <-t.C:
 			goapp.TryUpdate()
 		}
-	}
-}
-
-// focus gives the element with the id the keyboard focus.
-func focus(id string) {
-	if el := goapp.Window().GetElementByID(id); el.Truthy() {
-		el.Call("focus")
-	}
-}
-
-// setValue sets the value of the input with the id.
-func setValue(id, v string) {
-	if el := goapp.Window().GetElementByID(id); el.Truthy() {
-		el.Set("value", v)
-	}
-}
-
-// scrollToBottom scrolls the element with the id to its newest entry.
-func scrollToBottom(id string) {
-	if el := goapp.Window().GetElementByID(id); el.Truthy() {
-		el.Set("scrollTop", el.Get("scrollHeight"))
 	}
 }

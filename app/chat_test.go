@@ -161,8 +161,8 @@ func TestChatNameRules(t *testing.T) {
 		{"  Ann  ", "", "Ann"},
 	}
 	for _, tt := range tests {
-		c := &Chat{mounted: true, nameDraft: tt.draft}
-		ok := c.takeName()
+		c := &Chat{mounted: true}
+		ok := c.takeName(tt.draft)
 		if ok != (tt.err == "") || c.nameErr != tt.err || c.name != tt.name {
 			t.Errorf("takeName(%q) = %v, error %q, name %q; want error %q, name %q", tt.draft, ok, c.nameErr, c.name, tt.err, tt.name)
 		}
@@ -206,13 +206,17 @@ func TestChatMessageRules(t *testing.T) {
 		{"  hello  ", "", true},
 	}
 	for _, tt := range tests {
-		c := &Chat{mounted: true, user: "me", draft: tt.draft, sess: newTestSession(t)}
-		ok := c.submit()
+		c := &Chat{mounted: true, user: "me", sess: newTestSession(t)}
+		form := &composer{Page: c, draft: tt.draft}
+		ok := form.submit()
 		if ok != tt.queued || c.sendErr != tt.err {
 			t.Errorf("submit(%.20q) = %v, error %q; want %v, %q", tt.draft, ok, c.sendErr, tt.queued, tt.err)
 		}
-		if !ok && c.draft != tt.draft {
+		if !ok && form.draft != tt.draft {
 			t.Errorf("submit(%.20q) changed the refused draft", tt.draft)
+		}
+		if ok && form.draft != "" {
+			t.Errorf("submit(%.20q) kept the queued draft", tt.draft)
 		}
 		want := 0
 		if tt.queued {
@@ -237,7 +241,7 @@ func TestChatOutboxRows(t *testing.T) {
 		{ID: "a", Text: "first <b>", Status: client.StatusPending},
 		{ID: "b", Text: "too long", Status: client.StatusFailed, Reason: "Message is longer than 2000 characters."},
 	}})
-	c.entries = append(c.entries, entry{own: true, user: "me", name: "Ann", text: "stored"})
+	c.timeline.add(entry{own: true, user: "me", name: "Ann", text: "stored"})
 	html := render(t, c)
 	mustContain(t, html,
 		`<li class="message own pending hue-11" data-initial="A" data-status="pending"><bdi class="name" title="\u2068Ann\u2069 (me)">You</bdi><span class="sep">: </span><bdi class="text">first &lt;b&gt;</bdi></li>`,
@@ -265,8 +269,7 @@ func TestChatRetryAndDelete(t *testing.T) {
 	t.Parallel()
 	c := &Chat{mounted: true, user: "me", sess: newTestSession(t)}
 	for _, text := range []string{"one", "two"} {
-		c.draft = text
-		if !c.submit() {
+		if !c.send(text) {
 			t.Fatalf("submit %q refused: %s", text, c.sendErr)
 		}
 	}
@@ -320,8 +323,9 @@ func TestChatKeepsABoundedList(t *testing.T) {
 		events = append(events, event.Message{Seq: uint64(i + 1), User: "u", Name: "Bob", Text: fmt.Sprint("m", i)})
 	}
 	c.apply(client.Update{Events: events})
-	if len(c.entries) != maxEntries || c.entries[0].text != "m10" || c.entries[maxEntries-1].text != fmt.Sprint("m", maxEntries+9) {
-		t.Fatalf("%d entries from %q to %q", len(c.entries), c.entries[0].text, c.entries[len(c.entries)-1].text)
+	rows := c.timeline.rows()
+	if len(rows) != maxEntries || rows[0].text != "m10" || rows[maxEntries-1].text != fmt.Sprint("m", maxEntries+9) {
+		t.Fatalf("%d entries from %q to %q", len(rows), rows[0].text, rows[len(rows)-1].text)
 	}
 }
 
