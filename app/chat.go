@@ -266,6 +266,9 @@ func (c *Chat) apply(u client.Update) (a applied) {
 			c.typists = nil // those typing were told to the connection that ended
 			a.historyAgain = c.timeline.joined(e, first)
 		case event.UserJoined:
+			if present(c.members, e.User) {
+				continue // already here: no news
+			}
 			c.members = withMember(c.members, event.Member{User: e.User, Name: e.Name})
 			c.timeline.add(entry{notice: true, user: e.User, name: e.Name, text: "connected"})
 		case event.UserLeft:

@@ -24,6 +24,12 @@ func render(t *testing.T, orig *Chat) string {
 	c := &Chat{}
 	*c = *orig
 	c.Compo = goapp.Compo{}
+	return renderCompo(t, c)
+}
+
+// renderCompo loads c into a fresh test engine and returns its HTML.
+func renderCompo(t *testing.T, c goapp.Composer) string {
+	t.Helper()
 	e := goapp.NewTestEngine()
 	if err := e.Load(c); err != nil {
 		t.Fatalf("load: %v", err)

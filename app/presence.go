@@ -34,7 +34,7 @@ func (p *presenceList) Render() goapp.UI {
 	}
 	return goapp.Aside().Class("people").Aria("labelledby", "people-title").Body(
 		goapp.H2().ID("people-title").Class("people-title").Body(
-			goapp.Text("In the room "),
+			goapp.Span().Text("In the room "),
 			goapp.Span().Class("people-count").Text(count),
 		),
 		goapp.Ul().ID("presence").Class("presence").Aria("label", "People in the room").Body(
@@ -50,10 +50,15 @@ func (p *presenceList) Render() goapp.UI {
 	)
 }
 
+// present reports whether user is among people.
+func present(people []event.Member, user string) bool {
+	return slices.ContainsFunc(people, func(p event.Member) bool { return p.User == user })
+}
+
 // withMember returns people with m at the end, as a new slice, unless its
 // user is already there: a second tab of someone present is no news.
 func withMember(people []event.Member, m event.Member) []event.Member {
-	if slices.ContainsFunc(people, func(p event.Member) bool { return p.User == m.User }) {
+	if present(people, m.User) {
 		return people
 	}
 	return append(slices.Clip(people), m)

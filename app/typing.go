@@ -117,15 +117,16 @@ func (ti *typingIndicator) Render() goapp.UI {
 // typingParts is the sentence about names, with each name in a <bdi>.
 func typingParts(names []string) []goapp.UI {
 	name := func(n string) goapp.UI { return goapp.Bdi().Class("name").Text(n) }
+	words := func(s string) goapp.UI { return goapp.Span().Text(s) }
 	switch len(names) {
 	case 0:
 		return nil
 	case 1:
-		return []goapp.UI{name(names[0]), goapp.Text(" is typing…")}
+		return []goapp.UI{name(names[0]), words(" is typing…")}
 	case 2:
-		return []goapp.UI{name(names[0]), goapp.Text(" and "), name(names[1]), goapp.Text(" are typing…")}
+		return []goapp.UI{name(names[0]), words(" and "), name(names[1]), words(" are typing…")}
 	}
-	return []goapp.UI{goapp.Text("several people are typing…")}
+	return []goapp.UI{words("several people are typing…")}
 }
 
 // withTypist returns typists with user typing until until, as a new slice:

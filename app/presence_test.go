@@ -1,0 +1,79 @@
+package app
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/chatwasm/chat/app/client"
+	"github.com/chatwasm/chat/app/event"
+)
+
+// presenceTexts returns what each item of #presence reads.
+func presenceTexts(page string) []string {
+	i := strings.Index(page, `id="presence"`)
+	if i < 0 {
+		return nil
+	}
+	list := page[i:]
+	list = list[:strings.Index(list, "</ul>")]
+	var out []string
+	for _, m := range listItem.FindAllStringSubmatch(list, -1) {
+		out = append(out, anyTag.ReplaceAllString(m[1], ""))
+	}
+	return out
+}
+
+// TestChatPresence: the list starts from Joined.Members and follows
+// UserJoined and UserLeft; each person is there once, in the colour and
+// with the initial of their messages, the person's own entry marked, and
+// every entry reads the name alone.
+func TestChatPresence(t *testing.T) {
+	t.Parallel()
+	const (
+		bob  = "3f2b8c1e-9d4a-4e7b-a6c5-0f1e2d3c4b5a" // hue-2
+		carl = "8a7b6c5d-4e3f-4a1b-9c8d-7e6f5a4b3c2d" // hue-7
+	)
+	c := &Chat{mounted: true, state: client.StateConnected}
+	mustNotContain(t, render(t, c), `id="presence"`) // nobody joined yet
+	c.apply(client.Update{State: client.StateConnected, Events: []event.Event{
+		event.Joined{User: "me", Name: "Ann", Token: "t", Members: []event.Member{{User: bob, Name: "Bob"}, {User: "me", Name: "Ann"}}},
+		event.UserJoined{User: carl, Name: "Carl"},
+		event.UserJoined{User: carl, Name: "Carl"}, // a second tab is not a second person
+		event.Message{Seq: 1, User: carl, Name: "Carl", Text: "hi"},
+	}})
+	html := render(t, c)
+	mustContain(t, html,
+		`<aside aria-labelledby="people-title" class="people"><h2 class="people-title" id="people-title"><span>In the room </span><span class="people-count">3</span></h2>`,
+		`<ul aria-label="People in the room" class="presence" id="presence">`,
+		`<li class="person hue-2" data-initial="B"><bdi class="name" title="\u2068Bob\u2069 (3f2b8c1e)">Bob</bdi></li>`,
+		`<li class="person self hue-11" data-initial="A"><bdi class="name" title="\u2068Ann\u2069 (me)">Ann</bdi></li>`,
+		`<li class="person hue-7" data-initial="C"><bdi class="name" title="\u2068Carl\u2069 (8a7b6c5d)">Carl</bdi></li>`,
+		// Carl's message row has the colour and initial of his entry.
+		`<li class="message hue-7" data-initial="C" data-status="sent">`,
+	)
+	if n := strings.Count(html, "> connected<"); n != 1 {
+		t.Fatalf("Carl's arrival told %d times", n)
+	}
+	if got, want := presenceTexts(html), []string{"Bob", "Ann", "Carl"}; !slices.Equal(got, want) {
+		t.Fatalf("#presence reads %q, want %q", got, want)
+	}
+	if n := len(regexp.MustCompile(`class="person self`).FindAllString(html, -1)); n != 1 {
+		t.Fatalf("%d entries marked as the person's own", n)
+	}
+
+	c.apply(client.Update{State: client.StateConnected, Events: []event.Event{event.UserLeft{User: bob, Name: "Bob"}}})
+	if got, want := presenceTexts(render(t, c)), []string{"Ann", "Carl"}; !slices.Equal(got, want) {
+		t.Fatalf("after Bob left, #presence reads %q, want %q", got, want)
+	}
+	// A reconnect's Joined is the list as it is now.
+	c.apply(client.Update{State: client.StateConnected, Events: []event.Event{
+		event.Joined{User: "me", Name: "Ann", Token: "t", Members: []event.Member{{User: "me", Name: "Ann"}}, MembersTruncated: true},
+	}})
+	html = render(t, c)
+	if got, want := presenceTexts(html), []string{"Ann"}; !slices.Equal(got, want) {
+		t.Fatalf("after a reconnect, #presence reads %q, want %q", got, want)
+	}
+	mustContain(t, html, `<span class="people-count">1+</span>`)
+}
