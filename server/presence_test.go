@@ -112,11 +112,12 @@ func TestPresenceTabs(t *testing.T) {
 		return nil
 	})
 
-	// The last tab closes: bob is told, once the grace period has passed.
+	// The last tab closes: bob is told, once the grace period has passed
+	// (measured from before the close, which the server sees after).
+	closed = time.Now()
 	if err := tabs[2].ws.Close(websocket.StatusNormalClosure, "bye"); err != nil {
 		t.Fatalf("ann tab 3: close: %v", err)
 	}
-	closed = time.Now()
 	expectEvent(t, ctx, bob, event.UserLeft{Room: event.DefaultRoom, User: annJ.User, Name: "ann"})
 	if d := time.Since(closed); d < grace {
 		t.Fatalf("bob was told ann left %v after her last tab closed, within the %v grace period", d, grace)
@@ -132,10 +133,10 @@ func TestPresenceJoinDuringGrace(t *testing.T) {
 	ctx := testContext(t)
 	wsURL, _ := startServer(t, server.Config{PresenceGrace: grace})
 	ann, bob, annJ, bobJ := joinedPair(t, ctx, wsURL)
+	closed := time.Now() // before the close, which the server sees after
 	if err := bob.ws.Close(websocket.StatusNormalClosure, "bye"); err != nil {
 		t.Fatalf("bob: close: %v", err)
 	}
-	closed := time.Now()
 	carl := dial(t, ctx, wsURL, "carl", nil)
 	carlJ := carl.join(t, ctx, "carl")
 	if d := time.Since(closed); d >= grace {
