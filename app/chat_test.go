@@ -325,12 +325,12 @@ func TestChatKeepsABoundedList(t *testing.T) {
 	t.Parallel()
 	c := &Chat{user: "me"}
 	var events []event.Event
-	for i := range maxEntries + 10 {
+	for i := range MaxEntries + 10 {
 		events = append(events, event.Message{Seq: uint64(i + 1), User: "u", Name: "Bob", Text: fmt.Sprint("m", i)})
 	}
 	c.apply(client.Update{Events: events})
 	rows := c.timeline.rows()
-	if len(rows) != maxEntries || rows[0].text != "m10" || rows[maxEntries-1].text != fmt.Sprint("m", maxEntries+9) {
+	if len(rows) != MaxEntries || rows[0].text != "m10" || rows[MaxEntries-1].text != fmt.Sprint("m", MaxEntries+9) {
 		t.Fatalf("%d entries from %q to %q", len(rows), rows[0].text, rows[len(rows)-1].text)
 	}
 }

@@ -6,13 +6,13 @@ import (
 	"github.com/chatwasm/chat/app/event"
 )
 
-// maxEntries bounds the rows of the room that the message list holds:
+// MaxEntries bounds the rows of the room that #message-container holds:
 // messages, notices, dividers and the mark at the top of the history. 500
 // rows render in a few milliseconds with go-app's positional diffing, and
 // one render never mounts more than go-app's 4,096 queued components,
 // however many messages an Update brings (the person's outbox, at most
 // client.MaxOutbox rows, comes on top).
-const maxEntries = 500
+const MaxEntries = 500
 
 // gapText is the divider shown where messages are missing: they fell out of
 // the server's retention while the page was away, or before the oldest
@@ -62,7 +62,7 @@ const (
 )
 
 // timeline is the message list's model: the rows the list shows, a window
-// of at most maxEntries, and what the list must do to its scroll position.
+// of at most MaxEntries, and what the list must do to its scroll position.
 // The page applies the Session's Updates to it; the list reads it and tells
 // it how the person scrolls. It knows nothing of go-app or the DOM, and
 // its zero value is an empty list that follows the newest row.
@@ -72,7 +72,7 @@ const (
 // full. Older pages of history, asked for when the person scrolls to the
 // top, go at the start; when the window is full then, the newest end goes
 // instead, and the timeline is detached: the newest rows (at most
-// maxEntries of them) are kept apart, in live, and new rows go there, out
+// MaxEntries of them) are kept apart, in live, and new rows go there, out
 // of the window. When the person comes back to the bottom (by scrolling,
 // with the "New messages" button, or by sending), the window becomes live
 // again: the newest rows, at once, rather than the pages between what was
@@ -103,12 +103,12 @@ type timeline struct {
 	version uint64 // counts the changes the list shows
 }
 
-// limit is how many rows view may hold: maxEntries, the mark included.
+// limit is how many rows view may hold: MaxEntries, the mark included.
 func (t *timeline) limit() int {
 	if t.top != topNone {
-		return maxEntries - 1
+		return MaxEntries - 1
 	}
-	return maxEntries
+	return MaxEntries
 }
 
 // rows returns the rows the list shows, oldest first.
@@ -134,17 +134,17 @@ func (t *timeline) add(e entry) {
 	t.view = append(t.view, e)
 	if len(t.view) > t.limit() {
 		t.top = topNone // the first rows go, and the mark above them
-		t.view = t.view[len(t.view)-maxEntries:]
+		t.view = t.view[len(t.view)-MaxEntries:]
 	}
 	if !t.scrolledUp {
 		t.toEnd = true
 	}
 }
 
-// appendBounded appends e to rows, dropping the oldest past maxEntries.
+// appendBounded appends e to rows, dropping the oldest past MaxEntries.
 func appendBounded(rows []entry, e entry) []entry {
 	rows = append(rows, e)
-	if n := len(rows) - maxEntries; n > 0 {
+	if n := len(rows) - MaxEntries; n > 0 {
 		rows = rows[n:]
 	}
 	return rows

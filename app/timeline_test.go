@@ -42,7 +42,7 @@ func seqs(rows []entry) []uint64 {
 	return out
 }
 
-// checkWindow fails unless the timeline holds at most maxEntries rows, the
+// checkWindow fails unless the timeline holds at most MaxEntries rows, the
 // mark included, and its messages in order, each once, with none missing.
 func checkWindow(t *testing.T, tl *timeline, where string) {
 	t.Helper()
@@ -50,8 +50,8 @@ func checkWindow(t *testing.T, tl *timeline, where string) {
 	if tl.top != topNone {
 		n++
 	}
-	if n > maxEntries {
-		t.Fatalf("%s: %d rows, over %d", where, n, maxEntries)
+	if n > MaxEntries {
+		t.Fatalf("%s: %d rows, over %d", where, n, MaxEntries)
 	}
 	s := seqs(tl.rows())
 	for i := 1; i < len(s); i++ {
@@ -64,7 +64,7 @@ func checkWindow(t *testing.T, tl *timeline, where string) {
 // TestTimelinePagesBackThroughTheWholeHistory scrolls a room of 1,000
 // messages from its live tail back to its first message, a page at a time:
 // one request at a time, every message exactly once and in order, the
-// window never over maxEntries (its newest end goes, and it detaches), the
+// window never over MaxEntries (its newest end goes, and it detaches), the
 // row looked at kept in place, and the beginning marked at the end. Back
 // at the bottom, the newest rows come back at once.
 func TestTimelinePagesBackThroughTheWholeHistory(t *testing.T) {
@@ -118,7 +118,7 @@ func TestTimelinePagesBackThroughTheWholeHistory(t *testing.T) {
 			t.Fatalf("seq %d seen %d times", seq, seen[seq])
 		}
 	}
-	if !tl.detached || len(tl.live) > maxEntries || tl.live[len(tl.live)-1].seq != total {
+	if !tl.detached || len(tl.live) > MaxEntries || tl.live[len(tl.live)-1].seq != total {
 		t.Fatalf("detached %v with %d live rows", tl.detached, len(tl.live))
 	}
 	t.Logf("%d pages, %d rows held at the end", pages, len(tl.rows()))
@@ -161,12 +161,12 @@ func TestTimelineFollowsTheNewest(t *testing.T) {
 	}
 	// Following the bottom: a full window drops its oldest rows, and the
 	// mark with them; nothing detaches.
-	for seq := uint64(4); seq <= maxEntries+10; seq++ {
+	for seq := uint64(4); seq <= MaxEntries+10; seq++ {
 		tl.add(messageEntry(roomMessage(seq), "me"))
 		checkWindow(t, &tl, fmt.Sprint("seq ", seq))
 	}
 	s := seqs(tl.rows())
-	if tl.detached || tl.unseen || tl.top != topNone || len(s) != maxEntries || s[len(s)-1] != maxEntries+10 {
+	if tl.detached || tl.unseen || tl.top != topNone || len(s) != MaxEntries || s[len(s)-1] != MaxEntries+10 {
 		t.Fatalf("detached %v, unseen %v, top %v, %d rows to %d", tl.detached, tl.unseen, tl.top, len(s), s[len(s)-1])
 	}
 	if r := tl.takeScroll(); !r.toEnd {
@@ -206,13 +206,13 @@ func TestTimelineScrolledUp(t *testing.T) {
 
 	// A full window scrolled up: the rows read stay, the newest go apart.
 	tl = timeline{}
-	for seq := uint64(1); seq <= maxEntries; seq++ {
+	for seq := uint64(1); seq <= MaxEntries; seq++ {
 		tl.add(messageEntry(roomMessage(seq), "me"))
 	}
 	tl.scrolled(false)
-	tl.add(messageEntry(roomMessage(maxEntries+1), "me"))
+	tl.add(messageEntry(roomMessage(MaxEntries+1), "me"))
 	s := seqs(tl.rows())
-	if !tl.detached || !tl.unseen || s[0] != 1 || s[len(s)-1] != maxEntries || tl.live[len(tl.live)-1].seq != maxEntries+1 || len(tl.live) != maxEntries {
+	if !tl.detached || !tl.unseen || s[0] != 1 || s[len(s)-1] != MaxEntries || tl.live[len(tl.live)-1].seq != MaxEntries+1 || len(tl.live) != MaxEntries {
 		t.Fatalf("detached %v, unseen %v, rows %d…%d, %d live", tl.detached, tl.unseen, s[0], s[len(s)-1], len(tl.live))
 	}
 }
@@ -290,7 +290,7 @@ func TestTimelineJoined(t *testing.T) {
 }
 
 // TestChatRendersABoundedList: an Update of 5,000 messages (a long
-// catch-up) renders no more than maxEntries rows, far below go-app's 4,096
+// catch-up) renders no more than MaxEntries rows, far below go-app's 4,096
 // components in one render.
 func TestChatRendersABoundedList(t *testing.T) {
 	t.Parallel()
@@ -301,7 +301,7 @@ func TestChatRendersABoundedList(t *testing.T) {
 	}
 	c.apply(client.Update{State: client.StateConnected, Events: events})
 	rows := rowTexts(render(t, c))
-	if len(rows) != maxEntries || rows[0] != "Bob: m4501" || rows[len(rows)-1] != "Bob: m5000" {
+	if len(rows) != MaxEntries || rows[0] != "Bob: m4501" || rows[len(rows)-1] != "Bob: m5000" {
 		t.Fatalf("%d rows, from %q to %q", len(rows), rows[0], rows[len(rows)-1])
 	}
 }
