@@ -124,8 +124,8 @@ var wireFields = [...]string{"type", "room", "user", "name", "id", "text", "seq"
 	"members", "members_truncated", "before", "limit", "messages", "complete", "pruned"}
 
 // DecodeClient decodes and validates one client frame. It returns a Join
-// with a normalized name, a Send with a normalized text, a Pong, a Typing
-// (with Room only) or a HistoryRequest, or an error that wraps one of
+// with a normalized name, a Leave, a Send with a normalized text, a Pong, a
+// Typing (with Room only) or a HistoryRequest, or an error that wraps one of
 // ErrBadFrame, ErrUnknownType, ErrMissingField, ErrIDInvalid,
 // ErrTokenTooLong, ErrRoomInvalid, ErrBeforeInvalid, ErrLimitInvalid or the
 // name and text errors; CodeOf gives the code to answer it with. When only a
@@ -168,9 +168,12 @@ func DecodeClient(frame []byte) (Event, error) {
 		if w.Text == nil {
 			return nil, fmt.Errorf("%w: send needs \"text\"", ErrMissingField)
 		}
-		s := Send{ID: deref(w.ID)}
+		s := Send{Room: deref(w.Room), ID: deref(w.ID)}
 		if !validID(s.ID) {
 			return nil, ErrIDInvalid
+		}
+		if s.Room != "" && !ValidRoom(s.Room) {
+			return nil, ErrRoomInvalid
 		}
 		text, err := NormalizeText(*w.Text)
 		if err != nil {
@@ -178,6 +181,12 @@ func DecodeClient(frame []byte) (Event, error) {
 		}
 		s.Text = text
 		return s, nil
+	case TypeLeave:
+		l := Leave{Room: deref(w.Room)}
+		if l.Room != "" && !ValidRoom(l.Room) {
+			return nil, ErrRoomInvalid
+		}
+		return l, nil
 	case TypePong:
 		return Pong{}, nil
 	case TypeTyping:

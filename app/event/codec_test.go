@@ -70,6 +70,9 @@ func TestClientEventsRoundTrip(t *testing.T) {
 		Send{ID: "0192f4a0-7d1c-7c3e-9f00-5b1d2f3e4a5b", Text: "multi\nline\twith tab"},
 		Send{Text: strings.Repeat("🙂", MaxTextLen)},
 		Send{Text: strings.Repeat("<", MaxTextLen)},
+		Send{Room: "team_7-b", ID: "s-1", Text: "in a room"},
+		Leave{},
+		Leave{Room: "team_7-b"},
 		Typing{},
 		Typing{Room: "team_7-b"},
 		HistoryRequest{Before: 42},
@@ -143,6 +146,10 @@ func TestDecodeClientRefuses(t *testing.T) {
 		{"long id", `{"type":"send","id":"` + strings.Repeat("i", MaxIDLen+1) + `","text":"a"}`, ErrIDInvalid, CodeInvalidID},
 		{"id with space", `{"type":"send","id":"a b","text":"a"}`, ErrIDInvalid, CodeInvalidID},
 		{"typing in a bad room", `{"type":"typing","room":"a b"}`, ErrRoomInvalid, CodeBadFrame},
+		{"send to a bad room", `{"type":"send","room":"a/b","id":"s1","text":"a"}`, ErrRoomInvalid, CodeBadFrame},
+		{"send to a room of the wrong type", `{"type":"send","room":1,"text":"a"}`, ErrBadFrame, CodeBadFrame},
+		{"leave a bad room", `{"type":"leave","room":"` + strings.Repeat("r", MaxRoomLen+1) + `"}`, ErrRoomInvalid, CodeBadFrame},
+		{"leave with a room in another case", `{"type":"leave","Room":"lobby"}`, ErrBadFrame, CodeBadFrame},
 		{"typing with a room of the wrong type", `{"type":"typing","room":7}`, ErrBadFrame, CodeBadFrame},
 		{"history without before", `{"type":"history","limit":5}`, ErrMissingField, CodeMissingField},
 		{"history with a null before", `{"type":"history","before":null}`, ErrMissingField, CodeMissingField},
@@ -211,6 +218,31 @@ func TestDecodeServerBatch(t *testing.T) {
 	got, err = DecodeServer(frame)
 	if !errors.Is(err, ErrUnknownType) || !reflect.DeepEqual(got, want) {
 		t.Fatalf("batch with unknown event: %d events, %v", len(got), err)
+	}
+}
+
+// TestCodeOfRoomErrors: the refusals of a connection in several rooms map
+// to their codes, wrapped or not, and name their bound.
+func TestCodeOfRoomErrors(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		err  error
+		code Code
+		says string
+	}{
+		{ErrTooManyRooms, CodeTooManyRooms, "32"},
+		{ErrRoomRequired, CodeMissingField, `"room"`},
+		{ErrAlreadyJoined, CodeAlreadyJoined, "already"},
+		{ErrNotInRoom, CodeNotJoined, "room"},
+	} {
+		for _, err := range []error{tt.err, fmt.Errorf("join r: %w", tt.err)} {
+			if got := CodeOf(err); got != tt.code {
+				t.Errorf("CodeOf(%v) = %s, want %s", err, got, tt.code)
+			}
+		}
+		if !strings.Contains(tt.err.Error(), tt.says) {
+			t.Errorf("%q does not say %s", tt.err, tt.says)
+		}
 	}
 }
 
@@ -306,6 +338,8 @@ func TestDecodeClientStrictAccepts(t *testing.T) {
 		{"replacement character sent as such", `{"type":"send","text":"\ufffd"}`, Send{Text: "\ufffd"}},
 		{"typing with a user and a name of its own", `{"type":"typing","user":"someone-else","name":"Eve"}`, Typing{}},
 		{"typing with a null room", `{"type":"typing","room":null}`, Typing{}},
+		{"leave with a null room", `{"type":"leave","room":null}`, Leave{}},
+		{"send with an empty room", `{"type":"send","room":"","text":"a"}`, Send{Text: "a"}},
 		{"history with a null limit", `{"type":"history","before":7,"limit":null}`, HistoryRequest{Before: 7}},
 		{"history with a zero limit", `{"type":"history","before":7,"limit":0}`, HistoryRequest{Before: 7}},
 	}

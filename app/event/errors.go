@@ -12,9 +12,10 @@ type Code string
 const (
 	CodeBadFrame      Code = "bad_frame"      // not a JSON object with a string "type"
 	CodeUnknownType   Code = "unknown_type"   // "type" names no client event
-	CodeMissingField  Code = "missing_field"  // a required field is absent
-	CodeNotJoined     Code = "not_joined"     // a send, typing or history before the join, or for a room not joined
-	CodeAlreadyJoined Code = "already_joined" // a second join on the same connection
+	CodeMissingField  Code = "missing_field"  // a required field is absent (a room, on a connection in several)
+	CodeNotJoined     Code = "not_joined"     // a send, leave, typing or history before the join, or for a room not joined
+	CodeAlreadyJoined Code = "already_joined" // a join for a room the connection is already in
+	CodeTooManyRooms  Code = "too_many_rooms" // a join beyond MaxRoomsPerConn rooms on one connection
 	CodeInvalidName   Code = "invalid_name"   // the name breaks the name rules
 	CodeInvalidText   Code = "invalid_text"   // the text breaks the message rules
 	CodeInvalidID     Code = "invalid_id"     // a send's id is too long or not visible ASCII
@@ -35,21 +36,29 @@ var (
 	// ErrMissingField: a required field is absent.
 	ErrMissingField = errors.New("missing field")
 
-	// ErrNotJoined: a Send, Typing or HistoryRequest arrived before the
-	// connection's Join.
+	// ErrNotJoined: a Send, Leave, Typing or HistoryRequest arrived before
+	// the connection's Join.
 	ErrNotJoined = errors.New("join before sending")
-	// ErrNotInRoom: a Typing or HistoryRequest named a room the connection
-	// has not joined.
+	// ErrNotInRoom: a Send, Leave, Typing or HistoryRequest named a room the
+	// connection is not in.
 	ErrNotInRoom = errors.New("not joined to that room")
-	// ErrAlreadyJoined: a second Join arrived on a connection.
+	// ErrAlreadyJoined: a Join named a room the connection is already in.
 	ErrAlreadyJoined = errors.New("already joined")
+	// ErrTooManyRooms: a Join would put the connection in more than
+	// MaxRoomsPerConn rooms.
+	ErrTooManyRooms = fmt.Errorf("too many rooms: one connection may be in %d at once; leave one first", MaxRoomsPerConn)
+	// ErrRoomRequired: a Send, Leave, Typing or HistoryRequest named no
+	// room on a connection that is in several, so that which one it meant
+	// is unknown.
+	ErrRoomRequired = fmt.Errorf("%w: \"room\" is required on a connection in several rooms", ErrMissingField)
 
 	// ErrIDInvalid: a Send.ID is longer than MaxIDLen or not visible ASCII.
 	ErrIDInvalid = fmt.Errorf("id is longer than %d bytes or not visible ASCII", MaxIDLen)
 
 	// ErrTokenTooLong: a Join.Token is longer than MaxTokenLen.
 	ErrTokenTooLong = fmt.Errorf("token is longer than %d bytes", MaxTokenLen)
-	// ErrRoomInvalid: a Join.Room breaks the room rules.
+	// ErrRoomInvalid: the room of a Join, Leave, Send, Typing or
+	// HistoryRequest breaks the room rules.
 	ErrRoomInvalid = fmt.Errorf("room must be 1 to %d letters, digits, '-' or '_'", MaxRoomLen)
 
 	// ErrBeforeInvalid: a HistoryRequest.Before is 0, which no message is
@@ -108,6 +117,7 @@ var codes = []struct {
 	{ErrNotJoined, CodeNotJoined},
 	{ErrNotInRoom, CodeNotJoined},
 	{ErrAlreadyJoined, CodeAlreadyJoined},
+	{ErrTooManyRooms, CodeTooManyRooms},
 	{ErrIDInvalid, CodeInvalidID},
 	{ErrTokenTooLong, CodeBadFrame},
 	{ErrRoomInvalid, CodeBadFrame},

@@ -3,13 +3,14 @@ package event
 // Type names an event on the wire: the value of its "type" field.
 type Type string
 
-// Event types. Join, Send and Pong travel from the browser to the server;
+// Event types. Join, Leave, Send and Pong travel from the browser to the server;
 // Typing and History travel both ways, a client's request and the server's
 // answer or relay under one name; the others travel from the server to the
 // browser.
 const (
-	TypeJoin       Type = "join"        // client: enter the room under a name
-	TypeSend       Type = "send"        // client: post a message to the room
+	TypeJoin       Type = "join"        // client: enter a room (the first one under a name)
+	TypeLeave      Type = "leave"       // client: leave one room, keep the connection
+	TypeSend       Type = "send"        // client: post a message to a room
 	TypePong       Type = "pong"        // client: answer to a ping
 	TypeTyping     Type = "typing"      // client: "I am typing"; server, to the others: who is typing
 	TypeHistory    Type = "history"     // client: ask for older messages; server, to the asker: a page of them
@@ -29,14 +30,20 @@ type Event interface {
 	Type() Type
 }
 
-// Join is the first event a client sends: it enters Room under Name. Any
-// other event but Pong before it is refused with CodeNotJoined.
+// Join enters Room. The first Join of a connection is the first event a
+// client sends: it establishes who the connection is, from Token or a new
+// identity under Name; any other event but Pong before it is refused with
+// CodeNotJoined. A connection may then Join more rooms, one Join each, up to
+// MaxRoomsPerConn at once: a later Join keeps the connection's identity, and
+// its Name and Token are ignored (Name must still be valid: the frame is
+// checked before anything else). A Join for a room the connection is in is
+// refused with CodeAlreadyJoined.
 type Join struct {
 	Name string `json:"name"`
 	// Token is the identity the server issued in an earlier Joined. With a
 	// valid token the client is the same user as before (a reload or a
 	// reconnect); without one, or with one the server cannot verify, it is
-	// a new user.
+	// a new user. Only a connection's first Join reads it.
 	Token string `json:"token,omitempty"`
 	// Room is the room to enter; empty means DefaultRoom.
 	Room string `json:"room,omitempty"`
@@ -46,10 +53,24 @@ type Join struct {
 	Since uint64 `json:"since,omitempty"`
 }
 
-// Send posts Text to the client's room. ID is chosen by the client and
-// echoed in the resulting Message and in any Error about this Send, so that a
-// client can match acknowledgements and refusals to what it sent.
+// Leave takes the connection out of Room, and keeps it open and in its
+// other rooms: the person closed that room. Room empty means the
+// connection's only room; with several joined it is refused with
+// ErrRoomRequired. When it was the user's last connection in the room, the
+// room is told at once (UserLeft), with no grace period: leaving was chosen,
+// it is no network blip. There is no answer; closing the connection leaves
+// every room it joined, with the grace period.
+type Leave struct {
+	Room string `json:"room,omitempty"`
+}
+
+// Send posts Text to Room, one the connection joined; empty means the
+// connection's only room (with several joined it is refused with
+// ErrRoomRequired). ID is chosen by the client and echoed in the resulting
+// Message and in any Error about this Send, so that a client can match
+// acknowledgements and refusals to what it sent.
 type Send struct {
+	Room string `json:"room,omitempty"`
 	ID   string `json:"id,omitempty"`
 	Text string `json:"text"`
 }
@@ -137,7 +158,7 @@ type Ack struct {
 }
 
 // Typing says that someone is typing in Room. A client sends it, with only
-// Room (empty means the room it joined), at most every TypingInterval while
+// Room (empty means its only room, as for Send), at most every TypingInterval while
 // its person types; the server relays it to the other users of the room
 // with User and Name set from the sender's identity (what a client puts in
 // them is ignored). It is never stored, never queued for a client that is
@@ -148,8 +169,8 @@ type Typing struct {
 	Name string `json:"name,omitempty"`
 }
 
-// HistoryRequest asks for the messages of Room (empty means the room the
-// client joined) older than Before, a Message.Seq: the page above the
+// HistoryRequest asks for the messages of Room (empty means the
+// connection's only room, as for Send) older than Before, a Message.Seq: the page above the
 // oldest message a client shows. Limit is how many at most, 1 to
 // MaxHistoryLimit; zero means MaxHistoryLimit. The server answers with a
 // History.
@@ -201,6 +222,9 @@ type Error struct {
 
 // Type implements Event.
 func (Join) Type() Type { return TypeJoin }
+
+// Type implements Event.
+func (Leave) Type() Type { return TypeLeave }
 
 // Type implements Event.
 func (Send) Type() Type { return TypeSend }

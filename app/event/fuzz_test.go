@@ -30,6 +30,7 @@ func FuzzDecodeClient(f *testing.F) {
 		`{"type":"typing"}`, `{"type":"typing","room":"team-7","user":"x","name":"y"}`,
 		`{"type":"history","before":42}`, `{"type":"history","room":"lobby","before":1,"limit":50}`,
 		`{"type":"history","before":0}`, `{"type":"history","before":5,"limit":-1}`,
+		`{"type":"leave","room":"team-7"}`, `{"type":"send","room":"team-7","id":"c-2","text":"hi"}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -59,8 +60,12 @@ func FuzzDecodeClient(f *testing.F) {
 			if n, err := NormalizeText(e.Text); err != nil || n != e.Text || !utf8.ValidString(e.Text) {
 				t.Fatalf("accepted text %q breaks the rules: %v", e.Text, err)
 			}
-			if !validID(e.ID) {
-				t.Fatalf("accepted id %q breaks the rules", e.ID)
+			if !validID(e.ID) || (e.Room != "" && !ValidRoom(e.Room)) {
+				t.Fatalf("accepted send %#v breaks the rules", e)
+			}
+		case Leave:
+			if e.Room != "" && !ValidRoom(e.Room) {
+				t.Fatalf("accepted leave %#v breaks the rules", e)
 			}
 		case Pong:
 		case Typing:

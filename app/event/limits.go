@@ -39,6 +39,14 @@ const (
 	// slug in a URL path (/r/<room>).
 	MaxRoomLen = 64
 
+	// MaxRoomsPerConn is how many rooms one connection may be in at once:
+	// 32, more than a person follows, and enough for a client to keep every
+	// room it shows live (and its unread count exact) on one socket. Each
+	// membership costs the server a join (a store read when it resumes) and
+	// a place in the room's fan-out, so the bound caps what one socket can
+	// cost; a Join beyond it is refused with CodeTooManyRooms.
+	MaxRoomsPerConn = 32
+
 	// MaxTokenLen is the longest identity token a Join may carry: 512 bytes
 	// holds the longest token the server issues (442 bytes: a 64-byte user
 	// id and 32 characters that JSON escapes to 6 bytes each).
