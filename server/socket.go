@@ -33,7 +33,13 @@ type conn struct {
 	// Rate limits of this connection, of its client IP and, from the
 	// join, of its user. Only the reader touches them.
 	connLimit, ipLimit, userLimit *rate.Limiter
-	user                          string
+	// user and token are the connection's identity from its first join:
+	// every later join, of another room, is under them. Only the reader
+	// touches them.
+	user, token string
+	// roomJoinLimit bounds the joins after the first (roomJoinRate). Only
+	// the reader touches it.
+	roomJoinLimit *rate.Limiter
 	// typingLimit and historyLimit bound this connection's Typing and
 	// HistoryRequest frames (typingRate, historyRate). Only the reader
 	// touches them.
@@ -88,6 +94,7 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 		closing:   make(chan struct{}),
 	}
 	c.typingLimit, c.historyLimit = rate.NewLimiter(typingRate, typingBurst), rate.NewLimiter(historyRate, historyBurst)
+	c.roomJoinLimit = rate.NewLimiter(roomJoinRate, roomJoinBurst)
 	defer s.limits.ipMsgs.release(key)
 	if !s.track(c) {
 		c.close(websocket.StatusServiceRestart, "server restarting")
@@ -126,7 +133,8 @@ func (s *Server) unreserve(key string) {
 }
 
 // serve runs the writer and the reader until the connection ends, then
-// takes the client out of its room, closes the socket and logs one line.
+// takes the client out of every room it joined, closes the socket and logs
+// one line.
 func (c *conn) serve(ctx context.Context) {
 	wctx, cancelWriter := context.WithCancel(ctx)
 	defer cancelWriter()
@@ -263,6 +271,8 @@ func (c *conn) apply(ctx context.Context, frame []byte) ending {
 	switch e := e.(type) {
 	case event.Join:
 		return c.join(ctx, e)
+	case event.Leave:
+		c.leave(e)
 	case event.Send:
 		c.send(ctx, e)
 	case event.Pong:
@@ -295,15 +305,26 @@ const (
 	// to 64 KiB queued.
 	historyRate  = 5
 	historyBurst = 10
+
+	// roomJoinRate and roomJoinBurst: the joins of a connection after its
+	// first, of more rooms, event.MaxRoomsPerConn (32) at once, then one a
+	// second. A client restores every room it shows in one burst when it
+	// connects; beyond that, a person opens rooms one at a time. Each join
+	// may cost a store read and a notice to the room, so the rate bounds a
+	// join and leave loop; the first join is limited per user or per
+	// client IP instead (userJoins, ipIdentities), as it mints or renews an
+	// identity.
+	roomJoinRate  = 1
+	roomJoinBurst = event.MaxRoomsPerConn
 )
 
-// typing relays that the client is typing, in its room unless it names
-// another (then refused with not_joined, as before a join). Beyond the
+// typing relays that the client is typing in the room it names, or in its
+// only room (refused as roomOf says otherwise). Beyond the
 // connection's typing rate it is dropped silently: no error, no pause, and
 // not a protocol error, since an indicator that does not show costs nobody
 // anything.
 func (c *conn) typing(t event.Typing) {
-	room, ok := c.roomOf(t.Room)
+	room, ok := c.roomOf(t.Room, "")
 	if !ok || !c.typingLimit.Allow() {
 		return
 	}
@@ -319,7 +340,7 @@ func (c *conn) typing(t event.Typing) {
 // rate_limited and retry_after, and reading pauses as for a send; a store
 // failure is answered with internal.
 func (c *conn) history(ctx context.Context, q event.HistoryRequest) {
-	room, ok := c.roomOf(q.Room)
+	room, ok := c.roomOf(q.Room, "")
 	if !ok {
 		return
 	}
@@ -341,32 +362,53 @@ func (c *conn) history(ctx context.Context, q event.HistoryRequest) {
 	}
 }
 
-// roomOf returns the room a Typing or HistoryRequest is about: the one it
-// names, or the connection's when it names none. It refuses the frame, and
-// returns false, before the connection has joined (not_joined) or when the
-// frame names another room than the one joined: one connection is in one
-// room.
-func (c *conn) roomOf(named string) (string, bool) {
+// roomOf returns the room a Send, Leave, Typing or HistoryRequest is about:
+// the one it names, or the connection's only room when it names none. It
+// refuses the frame (echoing id, a Send's), and returns false, before the
+// connection has joined or when it is in no room (not_joined), when the
+// frame names a room the connection is not in (not_joined), and when it
+// names none while the connection is in several (missing_field).
+func (c *conn) roomOf(named, id string) (string, bool) {
 	if c.joinState.Load() != joinDone {
-		c.refuse(event.ErrNotJoined, "")
+		c.refuse(event.ErrNotJoined, id)
 		return "", false
 	}
-	room := c.client.Room()
-	if named != "" && named != room {
-		c.refuse(event.ErrNotInRoom, "")
-		return "", false
+	room, err := c.client.Resolve(named)
+	switch {
+	case err == nil:
+		return room, true
+	case errors.Is(err, hub.ErrRoomRequired):
+		c.refuse(event.ErrRoomRequired, id)
+	case named == "":
+		c.refuse(event.ErrNotJoined, id) // it left every room
+	default:
+		c.refuse(event.ErrNotInRoom, id)
 	}
-	return room, true
+	return "", false
+}
+
+// leave takes the connection out of one room, and keeps it in the others.
+func (c *conn) leave(l event.Leave) {
+	room, ok := c.roomOf(l.Room, "")
+	if !ok {
+		return
+	}
+	if err := c.srv.hub.LeaveRoom(c.client, room); err != nil {
+		c.refuse(event.ErrNotInRoom, "") // cannot happen: only the reader joins and leaves
+		return
+	}
+	c.log.Info("left", "user", c.user, "room", room)
 }
 
 // join establishes who the client is, from its token when it has a valid
 // one, and enters the room. A known user's join is limited per user, a new
-// identity per client IP; each join returns a refreshed token, so that a
-// person who keeps using the chat never sees theirs expire.
+// identity per client IP; each first join returns a refreshed token, so that
+// a person who keeps using the chat never sees theirs expire. A join on a
+// connection that has joined already enters one more room (joinRoom).
 func (c *conn) join(ctx context.Context, j event.Join) ending {
 	if !c.joinState.CompareAndSwap(joinPending, joinBusy) {
 		if c.joinState.Load() == joinDone {
-			c.refuse(event.ErrAlreadyJoined, "")
+			return c.joinRoom(ctx, j)
 		}
 		return ending{} // expired: the connection is closing
 	}
@@ -398,10 +440,51 @@ func (c *conn) join(ctx context.Context, j event.Join) ending {
 		c.log.Error("join failed", "err", err)
 		return ending{websocket.StatusInternalError, "join failed", "join failed"}
 	}
-	c.user = id.User
+	c.user, c.token = id.User, id.Token
 	c.userLimit = c.srv.limits.userMsgs.acquire(id.User)
 	c.joinState.Store(joinDone)
 	c.log.Info("joined", "user", id.User, "room", room, "since", j.Since)
+	return ending{}
+}
+
+// joinRoom enters one more room on a connection that has joined: under the
+// connection's identity (the join's name and token are ignored) and with the
+// token its first join issued. A room the connection is in is
+// already_joined, one beyond event.MaxRoomsPerConn too_many_rooms, both
+// checked before the connection's room-join rate (roomJoinRate), beyond
+// which the join is rate_limited as a first join is.
+func (c *conn) joinRoom(ctx context.Context, j event.Join) ending {
+	room := j.Room
+	if room == "" {
+		room = event.DefaultRoom
+	}
+	if _, err := c.client.Resolve(room); err == nil {
+		c.refuse(event.ErrAlreadyJoined, "")
+		return ending{}
+	}
+	if len(c.client.Rooms()) >= event.MaxRoomsPerConn {
+		c.refuse(event.ErrTooManyRooms, "")
+		return ending{}
+	}
+	if wait := allow(time.Now(), c.roomJoinLimit); wait > 0 {
+		c.rateLimited("", "too many joins: wait and retry", wait)
+		c.pause(ctx, wait)
+		return ending{}
+	}
+	id := hub.Identity{User: c.user, Name: c.client.Name(), Token: c.token}
+	switch err := c.srv.hub.Join(ctx, c.client, room, id, j.Since); {
+	case err == nil:
+	case errors.Is(err, hub.ErrAlreadyJoined):
+		c.refuse(event.ErrAlreadyJoined, "")
+		return ending{}
+	case errors.Is(err, hub.ErrTooManyRooms):
+		c.refuse(event.ErrTooManyRooms, "")
+		return ending{}
+	default:
+		c.log.Error("join failed", "err", err)
+		return ending{websocket.StatusInternalError, "join failed", "join failed"}
+	}
+	c.log.Info("joined", "user", c.user, "room", room, "since", j.Since)
 	return ending{}
 }
 
@@ -420,13 +503,15 @@ func (c *conn) within(ctx context.Context, pool *limiterPool, key, why string) b
 	return false
 }
 
-// send publishes a message within the rate limits. It returns once the
-// message is stored and queued, which paces a client to the store's speed.
+// send publishes a message, in the room it names or the connection's only
+// room, within the rate limits. It returns once the message is stored and
+// queued, which paces a client to the store's speed.
 func (c *conn) send(ctx context.Context, s event.Send) {
-	if c.joinState.Load() != joinDone {
-		c.refuse(event.ErrNotJoined, s.ID)
+	room, ok := c.roomOf(s.Room, s.ID)
+	if !ok {
 		return
 	}
+	s.Room = room
 	if wait := allow(time.Now(), c.connLimit, c.userLimit, c.ipLimit); wait > 0 {
 		c.rateLimited(s.ID, "too many messages: wait and retry", wait)
 		c.pause(ctx, wait)
@@ -436,7 +521,7 @@ func (c *conn) send(ctx context.Context, s event.Send) {
 	switch {
 	case err == nil:
 	case errors.Is(err, hub.ErrNotJoined):
-		c.refuse(event.ErrNotJoined, s.ID)
+		c.refuse(event.ErrNotInRoom, s.ID) // cannot happen: only the reader leaves
 	case ctx.Err() != nil:
 		// The connection is ending; the client resends on its next one.
 	default:

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 
 	"github.com/chatwasm/chat/app/event"
@@ -27,31 +28,52 @@ var (
 	ErrClosed = errors.New("client closed")
 )
 
-// Client is one connection's side of the hub: who it is, which room it is
-// in, and its outbound queue. The hub appends encoded events to the queue
-// and never waits for the connection; the connection's writer takes them out
-// with Next. All methods are safe for concurrent use.
+// Client is one connection's side of the hub: who it is, which rooms it is
+// in, and its outbound queue. The connection has one queue and one writer,
+// shared by all its rooms: the hub appends encoded events of every room to
+// the queue and never waits for the connection; the connection's writer
+// takes them out with Next. A client that overflows the queue is stopped
+// once, for all its rooms. All methods are safe for concurrent use.
 type Client struct {
 	limit int
 	wake  chan struct{} // holds a token while the queue has news for Next
 
-	// Set by Hub.Join under the room's lock, read-only afterwards.
-	user, name, room string
+	// Set by the client's first Hub.Join under the room's lock, read-only
+	// afterwards: every room of a connection sees one identity.
+	user, name string
+
+	// roomsMu guards rooms. It is taken with a room's lock held, or with
+	// none, and no other lock is taken while it is held.
+	roomsMu sync.Mutex
+	rooms   map[string]*membership // the rooms the client is in, by name
+
+	mu     sync.Mutex
+	queue  [][]byte // encoded events, shared with other clients: never modified
+	queued int      // bytes in queue
+	err    error    // why the client stopped: ErrSlowConsumer or ErrClosed
+	drain  bool     // Drain was called: Next empties the queue, then ErrClosed
+	// fills are the rooms catching up with their history, whose next page
+	// Next queues when the queue is empty: the first of them, which then
+	// goes to the back, so that rooms catching up at once take turns.
+	fills []*membership
+}
+
+// membership is a client in one room, from its admission to its leave.
+// A client has at most one per room.
+type membership struct {
+	client *Client
+	room   *room
+	// fill queues the next page of the room's history while the client
+	// catches up with it (Hub.fill).
+	fill func(context.Context) error
 
 	// Guarded by the room's lock.
-	left   bool   // Hub.Leave was called
+	left   bool   // the client left the room
 	cursor uint64 // while catching up: the last seq queued
 	// While catching up: the presences its Joined listed, and the room's
 	// arrivals then, for the notices of what changed meanwhile.
 	listed     []*presence
 	listedUpTo uint64
-
-	mu     sync.Mutex
-	queue  [][]byte                    // encoded events, shared with other clients: never modified
-	queued int                         // bytes in queue
-	err    error                       // why the client stopped: ErrSlowConsumer or ErrClosed
-	drain  bool                        // Drain was called: Next empties the queue, then ErrClosed
-	fill   func(context.Context) error // while catching up: queues the next page of history
 }
 
 // NewClient returns a client whose queue holds at most queueBytes bytes of
@@ -60,7 +82,7 @@ func NewClient(queueBytes int) *Client {
 	if queueBytes <= 0 {
 		queueBytes = DefaultQueueBytes
 	}
-	return &Client{limit: queueBytes, wake: make(chan struct{}, 1)}
+	return &Client{limit: queueBytes, wake: make(chan struct{}, 1), rooms: make(map[string]*membership)}
 }
 
 // User returns the identity the hub gave the client at Join.
@@ -69,8 +91,92 @@ func (c *Client) User() string { return c.user }
 // Name returns the client's name as given at Join.
 func (c *Client) Name() string { return c.name }
 
-// Room returns the room the client joined, or "" before its Join.
-func (c *Client) Room() string { return c.room }
+// Rooms returns the names of the rooms the client is in, sorted.
+func (c *Client) Rooms() []string {
+	c.roomsMu.Lock()
+	defer c.roomsMu.Unlock()
+	names := make([]string, 0, len(c.rooms))
+	for name := range c.rooms {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Resolve returns the room a frame that names room is about: room itself
+// when the client is in it; when room is empty, the client's only room. It
+// returns ErrNotJoined when the client is not in the named room (or in
+// none), and ErrRoomRequired when room is empty and the client is in
+// several: which one was meant is unknown.
+func (c *Client) Resolve(room string) (string, error) {
+	m, err := c.membership(room)
+	if err != nil {
+		return "", err
+	}
+	return m.room.name, nil
+}
+
+// membership returns the client's membership of the room Resolve names.
+func (c *Client) membership(room string) (*membership, error) {
+	c.roomsMu.Lock()
+	defer c.roomsMu.Unlock()
+	if room != "" {
+		if m := c.rooms[room]; m != nil {
+			return m, nil
+		}
+		return nil, ErrNotJoined
+	}
+	switch len(c.rooms) {
+	case 0:
+		return nil, ErrNotJoined
+	case 1:
+		for _, m := range c.rooms {
+			return m, nil
+		}
+	}
+	return nil, ErrRoomRequired
+}
+
+// in reports whether the client is in the named room.
+func (c *Client) in(room string) bool {
+	c.roomsMu.Lock()
+	defer c.roomsMu.Unlock()
+	return c.rooms[room] != nil
+}
+
+// addRoom records m, a new membership.
+func (c *Client) addRoom(m *membership) {
+	c.roomsMu.Lock()
+	c.rooms[m.room.name] = m
+	c.roomsMu.Unlock()
+}
+
+// removeRoom forgets m, unless the client has joined the room again since.
+func (c *Client) removeRoom(m *membership) {
+	c.roomsMu.Lock()
+	if c.rooms[m.room.name] == m {
+		delete(c.rooms, m.room.name)
+	}
+	c.roomsMu.Unlock()
+}
+
+// memberships returns the client's memberships, in no order.
+func (c *Client) memberships() []*membership {
+	c.roomsMu.Lock()
+	defer c.roomsMu.Unlock()
+	ms := make([]*membership, 0, len(c.rooms))
+	for _, m := range c.rooms {
+		ms = append(ms, m)
+	}
+	return ms
+}
+
+// roomCount returns how many rooms the client is in.
+func (c *Client) roomCount() int {
+	c.roomsMu.Lock()
+	defer c.roomsMu.Unlock()
+	return len(c.rooms)
+}
 
 // Enqueue queues an encoded event for this client alone, such as an Error
 // event answering its frame, with the same limit as the room's events.
@@ -78,13 +184,14 @@ func (c *Client) Enqueue(b []byte) { c.enqueue(b) }
 
 // EnqueueIfIdle queues an encoded event that is worth sending only now,
 // such as a Typing, if the client is idle: what is queued, with b, is under
-// 1/idleShare of its limit, and it is not catching up. Otherwise it drops
+// 1/idleShare of its limit, and it is catching up in none of its rooms.
+// Otherwise it drops
 // b. It never stops the client as a slow consumer: a client that is behind
 // gets what it is owed first, and an indicator that arrived late would be
 // wrong anyway. It reports whether it queued b.
 func (c *Client) EnqueueIfIdle(b []byte) bool {
 	c.mu.Lock()
-	ok := c.err == nil && !c.drain && c.fill == nil && c.queued+len(b) < c.limit/idleShare
+	ok := c.err == nil && !c.drain && len(c.fills) == 0 && c.queued+len(b) < c.limit/idleShare
 	if ok {
 		c.queue = append(c.queue, b)
 		c.queued += len(b)
@@ -144,16 +251,31 @@ func (c *Client) enqueueAll(first []byte, rest ...[][]byte) {
 	c.signal()
 }
 
-// setFill sets (or, with nil, clears) what Next calls to refill an empty
-// queue while the client catches up with a room's history. Setting it wakes
-// Next, which may be waiting on an empty queue.
-func (c *Client) setFill(f func(context.Context) error) {
+// addFill adds m to the rooms that Next refills an empty queue from while
+// they catch up with their history, and wakes Next, which may be waiting on
+// an empty queue.
+func (c *Client) addFill(m *membership) {
 	c.mu.Lock()
-	c.fill = f
+	c.fills = append(c.fills, m)
 	c.mu.Unlock()
-	if f != nil {
-		c.signal()
+	c.signal()
+}
+
+// removeFill takes m out of the rooms catching up: it caught up, or left.
+func (c *Client) removeFill(m *membership) {
+	c.mu.Lock()
+	c.fills = slices.DeleteFunc(c.fills, func(f *membership) bool { return f == m })
+	if len(c.fills) == 0 {
+		c.fills = nil
 	}
+	c.mu.Unlock()
+}
+
+// queuedBytes returns how many bytes of events are queued.
+func (c *Client) queuedBytes() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.queued
 }
 
 // stop stops the client with err, as an overflow does.
@@ -221,12 +343,19 @@ func (c *Client) Next(ctx context.Context, buf []byte) ([]byte, error) {
 			c.mu.Unlock()
 			return buf, ErrClosed
 		}
-		fill := c.fill
+		var fill func(context.Context) error
+		if len(c.fills) > 0 {
+			// The rooms catching up take turns: this one goes to the back.
+			m := c.fills[0]
+			fill = m.fill
+			c.fills = append(c.fills[1:], m)
+		}
 		c.mu.Unlock()
 		if fill != nil {
-			// Catching up: the queue is empty, take the next page of
-			// history (outside c.mu: fill takes the room's lock first). It
-			// may wait for its turn to read the store, within ctx.
+			// Catching up: the queue is empty, take the next page of a
+			// room's history (outside c.mu: fill takes the room's lock
+			// first). It may wait for its turn to read the store, within
+			// ctx.
 			if err := fill(ctx); err != nil {
 				return buf, err
 			}

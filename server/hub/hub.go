@@ -29,6 +29,13 @@
 // is relayed to the other users' connections and never stored; history
 // pages are read from the store outside the room's lock, in the same turns
 // as the join path's reads.
+//
+// One Client (one connection) may be in several rooms, up to
+// event.MaxRoomsPerConn, each joined on its own with its own since,
+// history, catch-up and presence, all under the one identity of its first
+// Join and through its one queue: every room it is in stays live. Rooms
+// catching up at once take turns, a page each; each goes live once it has
+// caught up, whatever the others do.
 package hub
 
 import (
@@ -81,12 +88,21 @@ const (
 	admitBatch = 64
 )
 
-// ErrNotJoined is returned by Publish for a client that is in no room, and
-// by Typing and History for a client that is not in the room they name.
-var ErrNotJoined = errors.New("client has not joined a room")
+// ErrNotJoined is returned by Publish, LeaveRoom, Typing and History (and
+// Client.Resolve) for a client that is not in the room they name, or in no
+// room when they name none.
+var ErrNotJoined = errors.New("client has not joined the room")
 
-// ErrAlreadyJoined is returned by Join for a client that is in a room.
-var ErrAlreadyJoined = errors.New("client has already joined a room")
+// ErrAlreadyJoined is returned by Join for a client that is in the room.
+var ErrAlreadyJoined = errors.New("client has already joined the room")
+
+// ErrTooManyRooms is returned by Join for a client that is in
+// event.MaxRoomsPerConn rooms already.
+var ErrTooManyRooms = fmt.Errorf("client is in %d rooms already", event.MaxRoomsPerConn)
+
+// ErrRoomRequired is returned by Publish, LeaveRoom, Typing and History (and
+// Client.Resolve) when they name no room and the client is in several.
+var ErrRoomRequired = errors.New("no room named, and the client is in several")
 
 // Config configures a Hub.
 type Config struct {
@@ -310,7 +326,9 @@ type Identity struct {
 	User, Name, Token string
 }
 
-// Join puts c in the named room. c receives Joined, then the room's history,
+// Join puts c in the named room, besides the rooms it is in already (at
+// most event.MaxRoomsPerConn in all: ErrTooManyRooms beyond; a room it is
+// in is ErrAlreadyJoined). c receives Joined, then the room's history,
 // then the live stream, with no gap and no repeat between them:
 //   - since zero (a fresh join): the recent messages, up to Config.History;
 //   - since behind the room: every message after since. The client catches
@@ -320,10 +338,18 @@ type Identity struct {
 //   - since pruned away, or past the room's end: Joined.Gap and the recent
 //     messages.
 //
+// c's first Join gives it its identity, id's user and name; a later Join
+// keeps them, and only id's token is used (in Joined).
+//
 // Joined lists the users present (event.Joined.Members), c's own included,
 // as of the point where c's notices start. The others receive UserJoined
 // unless the user was already present: another tab, or a reconnect within
 // the grace period.
+//
+// What a Join queues at once (Joined and the recent history, or the first
+// page of a resume) is cut to keep what c has queued within half its queue,
+// so that several rooms joined at once never overflow it: a fresh join
+// then gets fewer recent messages, a resume the rest in catch-up pages.
 //
 // Join reads the store with the room unlocked, waiting its turn when
 // maxHistoryReads reads are under way, and the room admits the joins that
@@ -334,8 +360,11 @@ type Identity struct {
 // unless c was already being admitted, in which case it returns once c is
 // in the room.
 func (h *Hub) Join(ctx context.Context, c *Client, roomName string, id Identity, since uint64) error {
-	if c.room != "" {
+	if c.in(roomName) {
 		return ErrAlreadyJoined
+	}
+	if c.roomCount() >= event.MaxRoomsPerConn {
+		return ErrTooManyRooms
 	}
 	r, err := h.room(ctx, roomName)
 	if err != nil {
@@ -361,7 +390,7 @@ func (h *Hub) Join(ctx context.Context, c *Client, roomName string, id Identity,
 		}
 	}
 	if err := h.admit(ctx, r, a); err != nil {
-		if errors.Is(err, ErrAlreadyJoined) {
+		if errors.Is(err, ErrAlreadyJoined) || errors.Is(err, ErrTooManyRooms) {
 			return err
 		}
 		return fmt.Errorf("join %s: %w", roomName, err)
@@ -511,17 +540,28 @@ func (h *Hub) admitBatch(r *room, batch []*admission, recentErr error) {
 // changed meanwhile.
 func (h *Hub) enter(r *room, a *admission) (notice []byte, member bool, err error) {
 	c, id := a.client, a.id
-	if c.room != "" {
+	if c.in(r.name) {
 		return nil, false, ErrAlreadyJoined
 	}
+	if c.roomCount() >= event.MaxRoomsPerConn {
+		return nil, false, ErrTooManyRooms
+	}
+	if c.user != "" {
+		id.User, id.Name = c.user, c.name // the connection's identity
+	}
+	// What the join queues at once keeps c's queue within half its limit.
+	budget := c.limit/2 - c.queuedBytes()
 	seq := r.seq.Load()
 	withRecent, gap, cursor := a.withRecent, a.gap, a.since
 	var missed [][]byte // from the recent history, after since
 	if a.fromRecent {
 		switch oldest := seq - uint64(r.recent.n) + 1; {
 		case a.since+1 >= oldest:
-			missed = r.recent.after(a.since, pageSize, c.limit/2, seq)
-			cursor += uint64(len(missed))
+			if budget > 0 {
+				missed = r.recent.after(a.since, pageSize, budget, seq)
+				cursor += uint64(len(missed))
+			}
+			// Otherwise the catch-up pages bring all of it.
 		case r.recent.n < h.cfg.History:
 			// Complete and not full: nothing older is stored, so
 			// what the client missed before oldest is gone.
@@ -552,11 +592,16 @@ func (h *Hub) enter(r *room, a *admission) (notice []byte, member bool, err erro
 		return nil, false, err
 	}
 
-	c.user, c.name, c.room = id.User, id.Name, r.name
+	if c.user == "" {
+		c.user, c.name = id.User, id.Name
+	}
+	m := &membership{client: c, room: r}
+	m.fill = func(ctx context.Context) error { return h.fill(ctx, m) }
+	c.addRoom(m)
 	if withRecent {
 		// The recent history ends at seq: a batch being stored is not yet
 		// queued to members and reaches the joiner live.
-		older, newer := r.recent.newestWithin(c.limit / 2)
+		older, newer := r.recent.newestWithin(budget)
 		c.enqueueAll(joined, older, newer)
 	} else {
 		c.enqueueAll(joined, missed)
@@ -567,9 +612,9 @@ func (h *Hub) enter(r *room, a *admission) (notice []byte, member bool, err erro
 	}
 	p.conns++
 	if !withRecent && cursor < seq {
-		c.cursor = cursor
-		c.listed, c.listedUpTo = listed(r), r.arrivals
-		c.setFill(func(ctx context.Context) error { return h.fill(ctx, r, c) })
+		m.cursor = cursor
+		m.listed, m.listedUpTo = listed(r), r.arrivals
+		c.addFill(m)
 		return notice, false, nil
 	}
 	return notice, true, nil
@@ -585,22 +630,23 @@ func listed(r *room) []*presence {
 	return ps
 }
 
-// goLive makes c, which has caught up with r's history, a member: from now
+// goLive makes m's client, which has caught up with r's history, a member: from now
 // on it receives r's events as they are queued. First it queues the notices
 // it missed while it caught up, as their net effect on the users its Joined
 // listed: a UserLeft for each listed user who left (or left and came back:
 // then the return is a UserJoined), then a UserJoined for each user who
 // arrived since, each group in the order the users arrived. The caller
 // holds r.mu.
-func (h *Hub) goLive(r *room, c *Client) {
+func (h *Hub) goLive(r *room, m *membership) {
+	c := m.client
 	var left, arrived []*presence
-	for _, p := range c.listed {
+	for _, p := range m.listed {
 		if r.users[p.user] != p {
 			left = append(left, p)
 		}
 	}
 	for _, p := range r.users {
-		if p.arrived > c.listedUpTo {
+		if p.arrived > m.listedUpTo {
 			arrived = append(arrived, p)
 		}
 	}
@@ -622,7 +668,7 @@ func (h *Hub) goLive(r *room, c *Client) {
 		}
 		encoded = append(encoded, b)
 	}
-	c.listed = nil
+	m.listed = nil
 	c.enqueueAll(nil, encoded)
 	r.members[c] = struct{}{}
 }
@@ -682,17 +728,18 @@ func (h *Hub) readRecent(room string, seq uint64, complete bool, held uint64) (k
 	return false, encoded, nil
 }
 
-// fill queues the next page of history for a client that is catching up,
-// and moves it to the live stream once it has reached the room's last
-// message. Client.Next calls it, with its context, when the client's queue
-// is empty; it returns only that context's error. The page is read and
-// encoded with the room unlocked.
-func (h *Hub) fill(ctx context.Context, r *room, c *Client) error {
+// fill queues the next page of a room's history for a client that is
+// catching up with it (m), and moves it to the room's live stream once it
+// has reached the room's last message. Client.Next calls it, with its
+// context, when the client's queue is empty; it returns only that context's
+// error. The page is read and encoded with the room unlocked.
+func (h *Hub) fill(ctx context.Context, m *membership) error {
+	r, c := m.room, m.client
 	r.mu.Lock()
-	left, cursor, seq := c.left, c.cursor, r.seq.Load()
+	left, cursor, seq := m.left, m.cursor, r.seq.Load()
 	r.mu.Unlock()
 	if left {
-		c.setFill(nil)
+		c.removeFill(m)
 		return nil
 	}
 	msgs, page, err := h.readPage(ctx, r.name, cursor, seq, c.limit/2)
@@ -709,8 +756,8 @@ func (h *Hub) fill(ctx context.Context, r *room, c *Client) error {
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if c.left {
-		c.setFill(nil)
+	if m.left {
+		c.removeFill(m)
 		return nil
 	}
 	// Stored but not yet queued to members: those reach the client in the
@@ -721,11 +768,11 @@ func (h *Hub) fill(ctx context.Context, r *room, c *Client) error {
 			break
 		}
 		c.enqueue(b)
-		c.cursor = msgs[i].Seq
+		m.cursor = msgs[i].Seq
 	}
-	if c.cursor >= seq {
-		c.setFill(nil)
-		h.goLive(r, c)
+	if m.cursor >= seq {
+		c.removeFill(m)
+		h.goLive(r, m)
 	}
 	return nil
 }
@@ -780,31 +827,55 @@ func (h *Hub) acquireRead(ctx context.Context, room string) error {
 // releaseRead ends a turn taken with acquireRead.
 func (h *Hub) releaseRead() { <-h.reads }
 
-// Leave takes c out of its room, if it is in one. When the user has no
-// connection left in the room, the others are told after the grace period,
-// unless it comes back first. It is safe to call more than once.
+// Leave takes c out of every room it is in: its connection ended. In each
+// room where the user has no connection left, the others are told after the
+// grace period, unless it comes back first. It is safe to call more than
+// once.
 func (h *Hub) Leave(c *Client) {
-	h.mu.RLock()
-	r := h.rooms[c.room]
-	h.mu.RUnlock()
-	if r == nil {
-		return
+	for _, m := range c.memberships() {
+		h.leave(m, false)
 	}
+}
+
+// LeaveRoom takes c out of the named room (or its only room, for ""), and
+// leaves it in its other rooms: the person chose to leave. When the user
+// has no connection left in the room, the others are told at once, with no
+// grace period: it is no reload or network blip. It returns ErrNotJoined or
+// ErrRoomRequired as Client.Resolve does.
+func (h *Hub) LeaveRoom(c *Client, roomName string) error {
+	m, err := c.membership(roomName)
+	if err != nil {
+		return err
+	}
+	h.leave(m, true)
+	return nil
+}
+
+// leave ends m: its client is no longer in the room, caught up or not. When
+// that was the user's last connection in the room, it is announced at once
+// (now) or after the grace period.
+func (h *Hub) leave(m *membership, now bool) {
+	r, c := m.room, m.client
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if c.left {
+	if m.left {
 		return
 	}
-	c.left = true
-	c.setFill(nil)
-	c.listed = nil
+	m.left = true
+	c.removeFill(m)
+	c.removeRoom(m)
+	m.listed = nil
 	delete(r.members, c) // absent while it was catching up
 	p := r.users[c.user]
 	if p == nil {
 		return
 	}
 	p.conns--
-	if p.conns == 0 {
+	switch {
+	case p.conns > 0:
+	case now:
+		h.depart(r, p)
+	default:
 		user := c.user
 		p.leave = time.AfterFunc(h.cfg.PresenceGrace, func() { h.expire(r, user, p) })
 	}
@@ -817,9 +888,19 @@ func (h *Hub) expire(r *room, user string, p *presence) {
 	if r.users[user] != p || p.conns > 0 {
 		return
 	}
-	delete(r.users, user)
-	r.list.Remove(user)
-	notice, err := event.Encode(event.UserLeft{Room: r.name, User: user, Name: p.name})
+	h.depart(r, p)
+}
+
+// depart takes p, a user with no connection left, out of r and tells the
+// members. The caller holds r.mu.
+func (h *Hub) depart(r *room, p *presence) {
+	if p.leave != nil {
+		p.leave.Stop()
+		p.leave = nil
+	}
+	delete(r.users, p.user)
+	r.list.Remove(p.user)
+	notice, err := event.Encode(event.UserLeft{Room: r.name, User: p.user, Name: p.name})
 	if err != nil {
 		return // cannot happen: the event holds only strings
 	}
@@ -828,25 +909,25 @@ func (h *Hub) expire(r *room, user string, p *presence) {
 	}
 }
 
-// Publish accepts s from c. It returns once the message is durably stored
+// Publish accepts s from c, in s.Room (or c's only room, for ""; else
+// ErrNotJoined or ErrRoomRequired, as Client.Resolve). It returns once the message is durably stored
 // and queued for every member (c included), with the stored Message; or,
 // when c's user had already sent s.ID, with the original Message and
 // duplicate set, after queuing an Ack for c alone. Messages published
 // concurrently are stored together in one transaction.
 func (h *Hub) Publish(ctx context.Context, c *Client, s event.Send) (m event.Message, duplicate bool, err error) {
-	h.mu.RLock()
-	r := h.rooms[c.room]
-	h.mu.RUnlock()
-	if r == nil {
-		return event.Message{}, false, ErrNotJoined
+	mb, err := c.membership(s.Room)
+	if err != nil {
+		return event.Message{}, false, err
 	}
+	r := mb.room
 	p := &publish{
 		client:  c,
 		pending: store.Pending{ID: s.ID, User: c.user, Name: c.name, Text: s.Text, Time: h.now().UnixMilli()},
 		done:    make(chan publishResult, 1),
 	}
 	r.mu.Lock()
-	if c.left {
+	if mb.left {
 		r.mu.Unlock()
 		return event.Message{}, false, ErrNotJoined
 	}
@@ -924,33 +1005,25 @@ func (h *Hub) deliver(r *room, batch []*publish, results []store.Result) {
 	}
 }
 
-// roomOf returns the room c joined if it is the named one, else nil.
-func (h *Hub) roomOf(c *Client, roomName string) *room {
-	if c.room == "" || c.room != roomName {
-		return nil
-	}
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	return h.rooms[roomName]
-}
-
 // Typing relays that c's user is typing to the room's other users: once
 // encoded, to every member connection of another user, and only to those
 // that are idle (Client.EnqueueIfIdle), so that it never adds to the queue
 // of a client that is behind nor makes one a slow consumer. It is stored
-// nowhere. It returns ErrNotJoined when c is not in the named room.
+// nowhere. It returns ErrNotJoined or ErrRoomRequired as Client.Resolve
+// does for roomName.
 func (h *Hub) Typing(c *Client, roomName string) error {
-	r := h.roomOf(c, roomName)
-	if r == nil {
-		return ErrNotJoined
+	mb, err := c.membership(roomName)
+	if err != nil {
+		return err
 	}
+	r := mb.room
 	b, err := event.Encode(event.Typing{Room: r.name, User: c.user, Name: c.name})
 	if err != nil {
 		return fmt.Errorf("typing in %s: %w", r.name, err)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if c.left {
+	if mb.left {
 		return ErrNotJoined
 	}
 	for m := range r.members {
@@ -969,12 +1042,14 @@ func (h *Hub) Typing(c *Client, roomName string) error {
 // message means the room's end: the page never holds a message not yet
 // queued to the members. The store is read with the room unlocked, in a
 // turn shared with the join path's reads (at most maxHistoryReads at once),
-// waiting within ctx. It returns ErrNotJoined when c is not in the room.
+// waiting within ctx. It returns ErrNotJoined or ErrRoomRequired as
+// Client.Resolve does for roomName.
 func (h *Hub) History(ctx context.Context, c *Client, roomName string, before uint64, limit int) (event.History, error) {
-	r := h.roomOf(c, roomName)
-	if r == nil {
-		return event.History{}, ErrNotJoined
+	mb, err := c.membership(roomName)
+	if err != nil {
+		return event.History{}, err
 	}
+	r := mb.room
 	if limit <= 0 || limit > event.MaxHistoryLimit {
 		limit = event.MaxHistoryLimit
 	}

@@ -78,7 +78,7 @@ func drain(t testing.TB, c *Client) []event.Event {
 	var all []event.Event
 	for {
 		c.mu.Lock()
-		empty := len(c.queue) == 0 && c.fill == nil
+		empty := len(c.queue) == 0 && len(c.fills) == 0
 		c.mu.Unlock()
 		if empty {
 			return all

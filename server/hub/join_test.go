@@ -411,8 +411,8 @@ func TestJoinWithdrawnWhenContextEnds(t *testing.T) {
 	if n := h.Members(event.DefaultRoom); n != 2 {
 		t.Fatalf("Members = %d, want ann and bob", n)
 	}
-	if got := drain(t, carol); len(got) != 0 || carol.room != "" {
-		t.Fatalf("carol, withdrawn, got %#v in room %q", got, carol.room)
+	if got := drain(t, carol); len(got) != 0 || len(carol.Rooms()) != 0 {
+		t.Fatalf("carol, withdrawn, got %#v in rooms %q", got, carol.Rooms())
 	}
 	if got := drain(t, ann); len(got) != 1 || got[0] != (event.UserJoined{Room: event.DefaultRoom, User: "bob", Name: "name-bob"}) {
 		t.Fatalf("ann saw %#v, want bob's arrival only", got)
