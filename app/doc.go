@@ -1,14 +1,18 @@
 // Package app is the chat's browser client, written with go-app and compiled
-// to WebAssembly: the page's components (name prompt, message list, send
-// form). Chat, the page, shows the Updates of a client.Session; package
+// to WebAssembly: the page's components, one per file. Chat (chat.go), the
+// page, owns the client.Session and applies its Updates; namePrompt,
+// messageList with its rows (over the timeline, the window of rows it
+// shows), composer, presenceList and typingIndicator show them. Package
 // client does the talking, with no go-app import, so that other Go programs
 // can too.
 //
 // The page keeps a DOM contract that tests and styles rely on: #name-form
-// with #name-input, #message-container with one child per message or notice,
-// #send-container with #message-input and #send-button, and #connection whose
-// data-state is set by the WASM only. The wire format comes from package
-// event, shared with the server.
+// with #name-input, #message-container with one child per message or notice
+// (at most MaxEntries of the room's), #new-messages, #send-container with
+// #message-input and #send-button, #presence with one child per person,
+// #typing, and #connection whose data-state is set by the WASM only
+// (docs/PROTOCOL.md lists it). The wire format comes from package event,
+// shared with the server.
 package app
 
 import goapp "github.com/maxence-charriere/go-app/v10/pkg/app"
