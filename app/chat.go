@@ -262,7 +262,9 @@ func (c *Chat) apply(u client.Update) (a applied) {
 			// "You joined" once per page; a reconnect is not news.
 			first := c.user == ""
 			c.user, c.name, c.known, c.joinedSeq = e.User, e.Name, true, e.Seq
-			c.members, c.membersCut = slices.Clone(e.Members), e.MembersTruncated
+			// The list is the server's; the person is in it, whatever a
+			// server that lists nobody says.
+			c.members, c.membersCut = withMember(slices.Clone(e.Members), event.Member{User: e.User, Name: e.Name}), e.MembersTruncated
 			c.typists = nil // those typing were told to the connection that ended
 			a.historyAgain = c.timeline.joined(e, first)
 		case event.UserJoined:

@@ -76,4 +76,9 @@ func TestChatPresence(t *testing.T) {
 		t.Fatalf("after a reconnect, #presence reads %q, want %q", got, want)
 	}
 	mustContain(t, html, `<span class="people-count">1+</span>`)
+	// A Joined that lists nobody still lists the person.
+	c.apply(client.Update{State: client.StateConnected, Events: []event.Event{event.Joined{User: "me", Name: "Ann", Token: "t"}}})
+	if got, want := presenceTexts(render(t, c)), []string{"Ann"}; !slices.Equal(got, want) {
+		t.Fatalf("after a Joined without members, #presence reads %q, want %q", got, want)
+	}
 }

@@ -111,7 +111,8 @@ func (ti *typingIndicator) names() []string {
 // Render draws the sentence; the region stays in the page, empty, while
 // nobody types, so that what appears in it is announced.
 func (ti *typingIndicator) Render() goapp.UI {
-	return goapp.Div().ID("typing").Class("typing").Aria("live", "polite").Body(typingParts(ti.names())...)
+	return goapp.Div().ID("typing").Class("typing").Aria("live", "polite").Aria("atomic", "true").
+		Body(typingParts(ti.names())...)
 }
 
 // typingParts is the sentence about names, with each name in a <bdi>.

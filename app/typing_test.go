@@ -11,7 +11,7 @@ import (
 // typingText returns what #typing reads in page.
 func typingText(t *testing.T, page string) string {
 	t.Helper()
-	i := strings.Index(page, `<div aria-live="polite" class="typing" id="typing">`)
+	i := strings.Index(page, `<div aria-atomic aria-live="polite" class="typing" id="typing">`)
 	if i < 0 {
 		t.Fatalf("no #typing polite live region in %s", page)
 	}
