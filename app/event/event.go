@@ -85,6 +85,8 @@ type Joined struct {
 	User string `json:"user"`
 	Name string `json:"name"`
 	// Token proves User and Name on the next Join; the client keeps it.
+	// The Joined of a connection's later Join, of another room, carries
+	// the token of its first.
 	Token string `json:"token"`
 	// Seq is the room's last sequence number when the client joined. A
 	// client catching up from Since may receive messages past it before
@@ -148,10 +150,11 @@ type Message struct {
 	Time int64 `json:"time"`
 }
 
-// Ack acknowledges a Send whose (user, ID) the server had already stored,
+// Ack acknowledges a Send whose (room, user, ID) the server had already stored,
 // such as a resend after a lost acknowledgement. It goes to the sender only;
 // the message itself is not stored or broadcast again. A first Send is
-// acknowledged by its Message instead.
+// acknowledged by its Message instead. It names no room: it answers the
+// Send whose ID it carries, and IDs are unique per user.
 type Ack struct {
 	ID  string `json:"id"`
 	Seq uint64 `json:"seq"`
