@@ -228,6 +228,11 @@ func (c *Chat) outboxAction(action func(string) error, id string) {
 // a history request to repeat, the focus on the message input on joining.
 func (c *Chat) received(ctx goapp.Context, u client.Update) {
 	wasJoined := c.user != ""
+	// Where the list stands now, rather than as of the last scroll event
+	// handled: a person who just scrolled up is not followed.
+	if atBottom, ok := listAtBottom(); ok {
+		c.timeline.observe(atBottom)
+	}
 	a := c.apply(u)
 	if a.historyAgain != 0 && c.sess != nil {
 		// Asked on a connection that ended: ask the new one.
@@ -235,7 +240,7 @@ func (c *Chat) received(ctx goapp.Context, u client.Update) {
 	}
 	if a.historyWait > 0 {
 		ctx.After(a.historyWait, func(ctx goapp.Context) {
-			if el := goapp.Window().GetElementByID(listID); el.Truthy() && measure(el).nearTop() {
+			if listNearTop() {
 				c.loadOlder()
 			}
 			ctx.PreventUpdate() // nothing shown changed

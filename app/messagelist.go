@@ -129,9 +129,25 @@ func (l *messageList) onScroll(ctx goapp.Context, e goapp.Event) {
 // checkTop asks for older history when the list is near its top after a
 // render: a list too short to scroll fills up without a scroll event.
 func (l *messageList) checkTop() {
-	if el := goapp.Window().GetElementByID(listID); el.Truthy() && measure(el).nearTop() {
+	if listNearTop() {
 		l.Page.loadOlder()
 	}
+}
+
+// listAtBottom reports whether the list in the page is at its newest row,
+// and false for ok when there is no list (natively).
+func listAtBottom() (atBottom, ok bool) {
+	el := goapp.Window().GetElementByID(listID)
+	if !el.Truthy() {
+		return false, false
+	}
+	return measure(el).atBottom(), true
+}
+
+// listNearTop reports whether the list in the page is near its first row.
+func listNearTop() bool {
+	el := goapp.Window().GetElementByID(listID)
+	return el.Truthy() && measure(el).nearTop()
 }
 
 // onNewMessages jumps to the newest row, and gives the list the focus that

@@ -283,6 +283,16 @@ func (t *timeline) scrolled(atBottom bool) bool {
 	return false
 }
 
+// observe records where the list stands, read from the page, without
+// acting on it as scrolled does: that waits for the scroll event. While the
+// list is to go to its newest row (toLatest, not rendered yet), the page
+// still shows where it was, and the person follows the newest.
+func (t *timeline) observe(atBottom bool) {
+	if !t.toEnd {
+		t.scrolledUp = !atBottom
+	}
+}
+
 // toLatest shows the newest rows and follows them: the window becomes live
 // again if it was detached, and the list goes to its bottom.
 func (t *timeline) toLatest() {

@@ -198,10 +198,20 @@ func TestTimelineScrolledUp(t *testing.T) {
 	if tl.scrolled(false) {
 		t.Fatal("a scroll away from the bottom changed the list")
 	}
-	// The button (toLatest) shows the newest and hides itself.
+	// The button (toLatest) shows the newest and hides itself; the page,
+	// not rendered yet, still stands where it was, and a message then is
+	// followed.
 	tl.toLatest()
+	tl.observe(false)
+	tl.add(messageEntry(roomMessage(12), "me"))
 	if tl.unseen || tl.scrolledUp || !tl.takeScroll().toEnd {
 		t.Fatal("toLatest did not go to the newest")
+	}
+	// A scroll up that its event has not told yet: not followed.
+	tl.observe(false)
+	tl.add(messageEntry(roomMessage(13), "me"))
+	if !tl.unseen || tl.takeScroll().toEnd {
+		t.Fatal("a list scrolled up was followed")
 	}
 
 	// A full window scrolled up: the rows read stay, the newest go apart.
