@@ -330,7 +330,8 @@ func TestChatKeepsABoundedList(t *testing.T) {
 	}
 	c.apply(client.Update{Events: events})
 	rows := c.timeline.rows()
-	if len(rows) != MaxEntries || rows[0].text != "m10" || rows[MaxEntries-1].text != fmt.Sprint("m", MaxEntries+9) {
+	// Full, the window kept its newest keepEntries rows; then came 9 more.
+	if len(rows) != keepEntries+9 || rows[0].text != fmt.Sprint("m", MaxEntries+1-keepEntries) || rows[len(rows)-1].text != fmt.Sprint("m", MaxEntries+9) {
 		t.Fatalf("%d entries from %q to %q", len(rows), rows[0].text, rows[len(rows)-1].text)
 	}
 }

@@ -14,6 +14,15 @@ import (
 // client.MaxOutbox rows, comes on top).
 const MaxEntries = 500
 
+// keepEntries is how many of the newest rows a full window keeps when it
+// lets its oldest go while the person follows the newest: all the others
+// at once, rather than one row per new one. go-app diffs children by
+// position, so that dropping the first row rewrites every row after it: in
+// a busy room that would be the whole window on every message (100 a
+// second, each render over 50 ms in the browser), and this way it is
+// keepEntries rows once every MaxEntries-keepEntries messages.
+const keepEntries = MaxEntries / 10
+
 // gapText is the divider shown where messages are missing: they fell out of
 // the server's retention while the page was away, or before the oldest
 // message the history still holds.
@@ -69,11 +78,11 @@ const (
 //
 // The window: new rows go at the end, and while the person follows the
 // newest (the list is at its bottom) the oldest rows go when the window is
-// full. Older pages of history, asked for when the person scrolls to the
-// top, go at the start; when the window is full then, the newest end goes
-// instead, and the timeline is detached: the newest rows (at most
-// MaxEntries of them) are kept apart, in live, and new rows go there, out
-// of the window. When the person comes back to the bottom (by scrolling,
+// full, all but the newest keepEntries at once. Older pages of history,
+// asked for when the person scrolls to the top, go at the start; when the
+// window is full then, the newest end goes instead, and the timeline is
+// detached: the newest rows (at most MaxEntries of them) are kept apart, in
+// live, and new rows go there, out of the window. When the person comes back to the bottom (by scrolling,
 // with the "New messages" button, or by sending), the window becomes live
 // again: the newest rows, at once, rather than the pages between what was
 // shown and them. Scrolling up again pages back from there.
@@ -134,7 +143,7 @@ func (t *timeline) add(e entry) {
 	t.view = append(t.view, e)
 	if len(t.view) > t.limit() {
 		t.top = topNone // the first rows go, and the mark above them
-		t.view = t.view[len(t.view)-MaxEntries:]
+		t.view = slices.Clone(t.view[len(t.view)-keepEntries:])
 	}
 	if !t.scrolledUp {
 		t.toEnd = true

@@ -41,15 +41,36 @@ func relativeTime(ms, now int64) (string, bool) {
 // Render.
 func formatTime(ms int64) (clock, date, full string) {
 	if goapp.IsClient {
-		d := goapp.Window().Get("Date").New(float64(ms))
-		clockOpts := map[string]any{"hour": "2-digit", "minute": "2-digit"}
-		dateOpts := map[string]any{"day": "numeric", "month": "short", "year": "numeric"}
-		return d.Call("toLocaleTimeString", []any{}, clockOpts).String(),
-			d.Call("toLocaleDateString", []any{}, dateOpts).String(),
-			d.Call("toLocaleString").String()
+		f := browserFormats()
+		at := float64(ms)
+		return f.clock.Call("format", at).String(), f.date.Call("format", at).String(), f.full.Call("format", at).String()
 	}
 	t := time.UnixMilli(ms)
 	return t.Format("15:04"), t.Format("2 Jan 2006"), t.Format("2006-01-02 15:04:05")
+}
+
+// timeFormats are the browser's formatters of message times: making one
+// costs far more than using it (Date.toLocaleString makes one on each
+// call), and a page of history formats 150 times.
+type timeFormats struct{ clock, date, full goapp.Value }
+
+// formats holds the formatters once made; the UI goroutine only.
+var formats *timeFormats
+
+// browserFormats returns the formatters, making them on the first call:
+// the clock as toLocaleTimeString, the date as toLocaleDateString would
+// with the same options, and in full as toLocaleString with none.
+func browserFormats() *timeFormats {
+	if formats == nil {
+		dtf := goapp.Window().Get("Intl").Get("DateTimeFormat")
+		formats = &timeFormats{
+			clock: dtf.New([]any{}, map[string]any{"hour": "2-digit", "minute": "2-digit"}),
+			date:  dtf.New([]any{}, map[string]any{"day": "numeric", "month": "short", "year": "numeric"}),
+			full: dtf.New([]any{}, map[string]any{"year": "numeric", "month": "numeric", "day": "numeric",
+				"hour": "numeric", "minute": "numeric", "second": "numeric"}),
+		}
+	}
+	return formats
 }
 
 // nowMillis is the clock of the relative times and the typing indicator.
