@@ -57,6 +57,8 @@ type Chat struct {
 	spoke map[string]int64
 
 	updateReady bool // a new version is installed: offer to reload
+
+	away attention // the unread count while the tab is hidden
 }
 
 // OnMount starts the session as soon as the app runs, before a name is
@@ -93,10 +95,20 @@ func (c *Chat) OnMount(ctx goapp.Context) {
 	doc := win.Get("document")
 	c.listen(win, "online", sess.Wake)
 	c.listen(win, "offline", sess.Drop)
+	// Hidden, the title and the app badge count others' new messages;
+	// in sight again, both are cleared.
+	c.away.start(doc)
 	c.listen(doc, "visibilitychange", func() {
-		if doc.Get("visibilityState").String() == "visible" {
+		visible := doc.Get("visibilityState").String() == "visible"
+		if visible {
 			sess.Wake()
 		}
+		ctx.Dispatch(func(ctx goapp.Context) {
+			if c.away.setHidden(!visible) {
+				c.away.show()
+			}
+			ctx.PreventUpdate() // nothing the page renders changed
+		})
 	})
 }
 
@@ -141,6 +153,7 @@ func (c *Chat) OnDismount() {
 		f()
 	}
 	c.release = nil
+	c.away.stop()
 }
 
 // OnAppUpdate shows the reload notice once a new version is ready.
@@ -234,6 +247,9 @@ func (c *Chat) received(ctx goapp.Context, u client.Update) {
 		c.timeline.observe(atBottom)
 	}
 	a := c.apply(u)
+	if a.unread {
+		c.away.show()
+	}
 	if a.historyAgain != 0 && c.sess != nil {
 		// Asked on a connection that ended: ask the new one.
 		c.sess.LoadHistory(a.historyAgain)
@@ -255,6 +271,7 @@ func (c *Chat) received(ctx goapp.Context, u client.Update) {
 type applied struct {
 	historyAgain uint64        // the Before of a history request to send again
 	historyWait  time.Duration // ask for older history after this, if near the top
+	unread       bool          // the unread count changed: show it
 }
 
 // apply folds an Update into the page's state.
@@ -288,6 +305,9 @@ func (c *Chat) apply(u client.Update) (a applied) {
 			c.typists = withoutTypist(c.typists, e.User)
 			if e.Seq > c.joinedSeq {
 				c.spokeAt(e.User, now)
+				if e.User != c.user && c.away.count() {
+					a.unread = true
+				}
 			}
 		case event.Typing:
 			if e.User != c.user && !c.justSpoke(e.User, now) {
