@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -43,10 +42,7 @@ func startEchoBot(t *testing.T, url string) *echoBot {
 	if err := sess.Join("bot"); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = sess.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	runUntilEnd(t, sess)
 	servertest.CheckFor(t, actionTimeout, 10*time.Millisecond, func() error {
 		b.mu.Lock()
 		defer b.mu.Unlock()

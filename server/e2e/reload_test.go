@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -38,10 +37,7 @@ func joinProbe(t *testing.T, base, name string) *probe {
 		t.Fatal(err)
 	}
 	p.Session = s
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = s.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	runUntilEnd(t, s)
 	if err := s.Join(name); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -49,16 +48,7 @@ func startRecorded(t *testing.T, pageURL, name string) (*chatclient.Session, *re
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		s.Run(ctx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	runUntilEnd(t, s)
 	if err := s.Join(name); err != nil {
 		t.Fatal(err)
 	}
