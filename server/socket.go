@@ -92,9 +92,11 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 		ipLimit:   s.limits.ipMsgs.acquire(key),
 		log:       s.log.With("ip", ip),
 		closing:   make(chan struct{}),
+
+		typingLimit:   rate.NewLimiter(typingRate, typingBurst),
+		historyLimit:  rate.NewLimiter(historyRate, historyBurst),
+		roomJoinLimit: rate.NewLimiter(roomJoinRate, roomJoinBurst),
 	}
-	c.typingLimit, c.historyLimit = rate.NewLimiter(typingRate, typingBurst), rate.NewLimiter(historyRate, historyBurst)
-	c.roomJoinLimit = rate.NewLimiter(roomJoinRate, roomJoinBurst)
 	defer s.limits.ipMsgs.release(key)
 	if !s.track(c) {
 		c.close(websocket.StatusServiceRestart, "server restarting")
@@ -344,9 +346,7 @@ func (c *conn) history(ctx context.Context, q event.HistoryRequest) {
 	if !ok {
 		return
 	}
-	if wait := allow(time.Now(), c.historyLimit); wait > 0 {
-		c.rateLimited("", "too many history requests: wait and retry", wait)
-		c.pause(ctx, wait)
+	if c.limited(ctx, "", "too many history requests: wait and retry", c.historyLimit) {
 		return
 	}
 	_, err := c.srv.hub.History(ctx, c.client, room, q.Before, q.Limit)
@@ -466,9 +466,7 @@ func (c *conn) joinRoom(ctx context.Context, j event.Join) ending {
 		c.refuse(event.ErrTooManyRooms, "")
 		return ending{}
 	}
-	if wait := allow(time.Now(), c.roomJoinLimit); wait > 0 {
-		c.rateLimited("", "too many joins: wait and retry", wait)
-		c.pause(ctx, wait)
+	if c.limited(ctx, "", "too many joins: wait and retry", c.roomJoinLimit) {
 		return ending{}
 	}
 	id := hub.Identity{User: c.user, Name: c.client.Name(), Token: c.token}
@@ -494,13 +492,7 @@ func (c *conn) joinRoom(ctx context.Context, j event.Join) ending {
 func (c *conn) within(ctx context.Context, pool *limiterPool, key, why string) bool {
 	lim := pool.acquire(key)
 	defer pool.release(key)
-	wait := allow(time.Now(), lim)
-	if wait == 0 {
-		return true
-	}
-	c.rateLimited("", why, wait)
-	c.pause(ctx, wait)
-	return false
+	return !c.limited(ctx, "", why, lim)
 }
 
 // send publishes a message, in the room it names or the connection's only
@@ -512,9 +504,7 @@ func (c *conn) send(ctx context.Context, s event.Send) {
 		return
 	}
 	s.Room = room
-	if wait := allow(time.Now(), c.connLimit, c.userLimit, c.ipLimit); wait > 0 {
-		c.rateLimited(s.ID, "too many messages: wait and retry", wait)
-		c.pause(ctx, wait)
+	if c.limited(ctx, s.ID, "too many messages: wait and retry", c.connLimit, c.userLimit, c.ipLimit) {
 		return
 	}
 	_, _, err := c.srv.hub.Publish(ctx, c.client, s)
@@ -530,26 +520,29 @@ func (c *conn) send(ctx context.Context, s event.Send) {
 	}
 }
 
-// pause reads nothing more for d after a rate-limit refusal: a flood then
-// waits in its own socket buffers instead of costing the server a refusal
-// per frame, and other clients keep their latency.
-func (c *conn) pause(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
+// limited takes a token from every limiter, or none. Without one, it
+// refuses the frame for now with rate_limited, why and retry_after (id is
+// the refused Send's), and reads nothing more until a token is due: a flood
+// then waits in its own socket buffers instead of costing the server a
+// refusal per frame, and other clients keep their latency. It reports
+// whether the frame was refused. The refusal is not a protocol error, and
+// is logged at debug level only: a flood must not flood the log.
+func (c *conn) limited(ctx context.Context, id, why string, limiters ...*rate.Limiter) bool {
+	wait := allow(time.Now(), limiters...)
+	if wait == 0 {
+		return false
+	}
+	retry := int64((wait + time.Millisecond - 1) / time.Millisecond) // rounded up: retrying sooner fails again
+	c.log.Debug("rate limited", "user", c.user, "retry_ms", retry, "why", why)
+	c.answer(event.Error{Code: event.CodeRateLimited, Message: why, ID: id, RetryAfter: retry})
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
 	case <-t.C:
 	case <-ctx.Done():
 	case <-c.closing:
 	}
-}
-
-// rateLimited refuses a frame for now: the client keeps it and retries
-// after wait. It is not a protocol error, and is logged at debug level only:
-// a flood must not flood the log.
-func (c *conn) rateLimited(id, why string, wait time.Duration) {
-	retry := int64((wait + time.Millisecond - 1) / time.Millisecond) // rounded up: retrying sooner fails again
-	c.log.Debug("rate limited", "user", c.user, "retry_ms", retry, "why", why)
-	c.answer(event.Error{Code: event.CodeRateLimited, Message: why, ID: id, RetryAfter: retry})
+	return true
 }
 
 // refuse answers an invalid frame with an Error event. The refusal is
