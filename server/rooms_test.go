@@ -335,8 +335,8 @@ func TestRoomsCap(t *testing.T) {
 	ann.sendEvent(t, ctx, event.Leave{Room: room(6)})
 	ann.sendEvent(t, ctx, event.Join{Name: "ann", Room: room(5)})
 	e := expect[event.Error](t, ctx, ann)
-	if e.Code != event.CodeRateLimited || e.RetryAfter <= 0 || e.RetryAfter > 1000 {
-		t.Fatalf("a join beyond the burst: %#v, want rate_limited within a second", e)
+	if e.Code != event.CodeRateLimited || e.RetryAfter <= 0 || e.RetryAfter > 1000 || e.Room != room(5) {
+		t.Fatalf("a join beyond the burst: %#v, want rate_limited within a second, naming the room", e)
 	}
 	// The server reads nothing more until then: the same join, sent at
 	// once, is applied after the delay.
@@ -425,8 +425,12 @@ func TestRoomsAlreadyJoined(t *testing.T) {
 	} {
 		ann.sendEvent(t, ctx, tt.join)
 		e := expect[event.Error](t, ctx, ann)
-		if e.Code != event.CodeAlreadyJoined {
-			t.Fatalf("%s again: %#v, want already_joined", tt.name, e)
+		want := tt.join.Room
+		if want == "" {
+			want = event.DefaultRoom
+		}
+		if e.Code != event.CodeAlreadyJoined || e.Room != want {
+			t.Fatalf("%s again: %#v, want already_joined naming room %q", tt.name, e, want)
 		}
 	}
 	// Still in each, once: one message in "b" arrives once.

@@ -33,6 +33,9 @@ type conn struct {
 	// Rate limits of this connection, of its client IP and, from the
 	// join, of its user. Only the reader touches them.
 	connLimit, ipLimit, userLimit *rate.Limiter
+	// frameRoom is the room the frame being applied names (namedRoom),
+	// echoed in the Errors that refuse it. Only the reader touches it.
+	frameRoom string
 	// user and token are the connection's identity from its first join:
 	// every later join, of another room, is under them. Only the reader
 	// touches them.
@@ -261,6 +264,7 @@ func (c *conn) expireJoin() {
 // apply decodes one text frame and acts on it. It returns how the
 // connection must end, or the zero ending to go on.
 func (c *conn) apply(ctx context.Context, frame []byte) ending {
+	c.frameRoom = ""
 	e, err := event.DecodeClient(frame)
 	if err != nil {
 		id := ""
@@ -270,6 +274,7 @@ func (c *conn) apply(ctx context.Context, frame []byte) ending {
 		c.refuse(err, id)
 		return ending{}
 	}
+	c.frameRoom = namedRoom(e)
 	switch e := e.(type) {
 	case event.Join:
 		return c.join(ctx, e)
@@ -358,7 +363,7 @@ func (c *conn) history(ctx context.Context, q event.HistoryRequest) {
 		// The connection is ending.
 	default:
 		c.log.Error("history failed", "err", err)
-		c.answer(event.Error{Code: event.CodeInternal, Message: "the history could not be read; retry"})
+		c.answer(event.Error{Code: event.CodeInternal, Message: "the history could not be read; retry", Room: room})
 	}
 }
 
@@ -516,7 +521,7 @@ func (c *conn) send(ctx context.Context, s event.Send) {
 		// The connection is ending; the client resends on its next one.
 	default:
 		c.log.Error("publish failed", "err", err)
-		c.answer(event.Error{Code: event.CodeInternal, Message: "the message could not be stored; retry", ID: s.ID})
+		c.answer(event.Error{Code: event.CodeInternal, Message: "the message could not be stored; retry", ID: s.ID, Room: room})
 	}
 }
 
@@ -534,7 +539,7 @@ func (c *conn) limited(ctx context.Context, id, why string, limiters ...*rate.Li
 	}
 	retry := int64((wait + time.Millisecond - 1) / time.Millisecond) // rounded up: retrying sooner fails again
 	c.log.Debug("rate limited", "user", c.user, "retry_ms", retry, "why", why)
-	c.answer(event.Error{Code: event.CodeRateLimited, Message: why, ID: id, RetryAfter: retry})
+	c.answer(event.Error{Code: event.CodeRateLimited, Message: why, ID: id, RetryAfter: retry, Room: c.frameRoom})
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
@@ -545,13 +550,35 @@ func (c *conn) limited(ctx context.Context, id, why string, limiters ...*rate.Li
 	return true
 }
 
+// namedRoom is the room a client frame names, echoed in the Errors that
+// refuse it: a Join's room (DefaultRoom when it names none), or the room of
+// a Send, Leave, Typing or HistoryRequest, empty when it names none.
+func namedRoom(e event.Event) string {
+	switch e := e.(type) {
+	case event.Join:
+		if e.Room == "" {
+			return event.DefaultRoom
+		}
+		return e.Room
+	case event.Leave:
+		return e.Room
+	case event.Send:
+		return e.Room
+	case event.Typing:
+		return e.Room
+	case event.HistoryRequest:
+		return e.Room
+	}
+	return ""
+}
+
 // refuse answers an invalid frame with an Error event. The refusal is
 // logged at debug level: the connection's close line counts them.
 func (c *conn) refuse(err error, id string) {
 	c.errors++
 	code := event.CodeOf(err)
 	c.log.Debug("refused frame", "user", c.user, "code", code, "err", err)
-	c.answer(event.Error{Code: code, Message: err.Error(), ID: id})
+	c.answer(event.Error{Code: code, Message: err.Error(), ID: id, Room: c.frameRoom})
 }
 
 // answer queues an Error event for this client alone.

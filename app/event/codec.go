@@ -288,7 +288,7 @@ func decodeServerEvent(b []byte) (Event, error) {
 		}
 		return h, nil
 	case TypeError:
-		e := Error{Code: Code(deref(w.Code)), Message: deref(w.Message), ID: deref(w.ID)}
+		e := Error{Code: Code(deref(w.Code)), Message: deref(w.Message), ID: deref(w.ID), Room: room}
 		if w.Retry != nil {
 			e.RetryAfter = *w.Retry
 		}

@@ -22,6 +22,7 @@ func TestServerEventsRoundTrip(t *testing.T) {
 		Message{Room: DefaultRoom, Seq: 42, ID: "c-1", User: "u1", Name: "Ann", Text: "<img src=x onerror=alert(1)>\n\"quoted\" & é 🙂", Time: 1764150000123},
 		Message{Room: DefaultRoom, Seq: 1, User: "u1", Name: "Ann", Text: "no id"},
 		Error{Code: CodeInvalidText, Message: ErrTextTooLong.Error(), ID: "c-2"},
+		Error{Code: CodeAlreadyJoined, Message: ErrAlreadyJoined.Error(), Room: "design"},
 		Error{Code: CodeBadFrame, Message: ErrBadFrame.Error()},
 		Joined{Room: DefaultRoom, User: "u1", Name: "Ann", Token: "v1.abc.def", Seq: 3,
 			Members: []Member{{User: "u2", Name: "Bob <b>"}, {User: "u1", Name: "Ann"}}},

@@ -218,6 +218,11 @@ type Error struct {
 	Message string `json:"message"`
 	// ID is the Send.ID of the refused Send, when there was one.
 	ID string `json:"id,omitempty"`
+	// Room is the room the refused frame named (a Join's, DefaultRoom when
+	// it named none), when it named one: on a connection in several rooms
+	// it tells the client which room's join, history request or send was
+	// refused.
+	Room string `json:"room,omitempty"`
 	// RetryAfter, with CodeRateLimited, is how many milliseconds to wait
 	// before sending the refused message again.
 	RetryAfter int64 `json:"retry_after,omitempty"`
