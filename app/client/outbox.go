@@ -49,6 +49,9 @@ type OutboxItem struct {
 	Status Status `json:"status"`
 	// Reason says why the server refused it, when failed, in words.
 	Reason string `json:"reason,omitempty"`
+	// Room is the room it goes to. Each room's outbox is stored under its
+	// own key, so the stored field is informative only: the key decides.
+	Room string `json:"room,omitempty"`
 }
 
 // outbox is the state machine of the messages waiting to be sent, in the

@@ -4,9 +4,9 @@ package client
 // (the server's fault tests, load tools) run Sessions as protocol clients.
 
 import (
-	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,7 +14,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/coder/websocket"
 	"github.com/google/uuid"
 
 	"github.com/chatwasm/chat/app/event"
@@ -89,11 +88,16 @@ type SessionConfig struct {
 	// URL is the server's WebSocket endpoint, ws://host/ws or
 	// wss://host/ws. Required.
 	URL string
-	// Room is the room to join. Zero value means the server's default
-	// room, event.DefaultRoom.
+	// Room is the Session's first room: the one its identity joins
+	// first on every connection, and the one it never leaves. Zero value
+	// means the server's default room, event.DefaultRoom.
 	Room string
-	// Storage keeps the identity and the outbox. Zero value means a new
-	// MemoryStorage: nothing outlives the Session.
+	// Rooms are more rooms to join, besides Room and those Storage
+	// remembers from earlier Sessions (Open and Leave keep that list). Zero
+	// value means none.
+	Rooms []string
+	// Storage keeps the identity, the rooms and the outboxes. Zero value
+	// means a new MemoryStorage: nothing outlives the Session.
 	Storage Storage
 	// OnUpdate receives what changed. Run calls it from its own goroutine,
 	// one call at a time, in order; it must not block for long (hand the
@@ -106,11 +110,12 @@ type SessionConfig struct {
 	// connection is taken for dead, dropped and replaced. Zero value means
 	// event.HeartbeatTimeout (60 s).
 	HeartbeatTimeout time.Duration
-	// Tab names this tab's outbox. Tabs of one browser share Storage: each
-	// keeps its own outbox so that none overwrites another's, and a Session
-	// adopts, at start, the outboxes other tabs left (a tab closed before
-	// its messages went out); the server's deduplication makes a message
-	// that two tabs send arrive once. Zero value means one outbox per room.
+	// Tab names this tab's outboxes. Tabs of one browser share Storage:
+	// each keeps its own outbox per room so that none overwrites another's,
+	// and a Session adopts, when it opens a room, the outboxes of that room
+	// other tabs left (a tab closed before its messages went out); the
+	// server's deduplication makes a message that two tabs send arrive
+	// once. Zero value means one outbox per room.
 	Tab string
 }
 
@@ -120,23 +125,27 @@ type SessionConfig struct {
 type Update struct {
 	// State is the connection's state now.
 	State ConnState
-	// Events are the room's events to show, in server order, each once:
-	// event.Joined (on every join, including after a reconnect; Gap set
-	// when messages are missing before the history that follows; Members,
-	// who is in the room), event.UserJoined, event.UserLeft, event.Message,
-	// event.Typing (someone else is typing) and event.History (a page of
-	// older messages that LoadHistory asked for). A Message whose Seq the
-	// Session already reported (a replay after a reconnect) is not reported
-	// again.
+	// Events are the rooms' events to show, in server order, each once;
+	// each names its room. They are event.Joined (on every join of a room,
+	// including after a reconnect; Gap set when messages are missing before
+	// the history that follows; Members, who is in the room),
+	// event.UserJoined, event.UserLeft, event.Message, event.Typing
+	// (someone else is typing) and event.History (a page of older messages
+	// that LoadHistory asked for). A Message whose Seq the Session already
+	// reported (a replay after a reconnect) is not reported again, and
+	// nothing is reported of a room after Leave.
 	Events []event.Event
 	// OutboxChanged reports that Outbox holds a new snapshot.
 	OutboxChanged bool
-	// Outbox is the whole outbox, in order, when OutboxChanged.
+	// Outbox is every room's outbox, room after room in the order of
+	// Rooms, each in order, when OutboxChanged. Each item names its Room.
 	Outbox []OutboxItem
-	// JoinRefused is the server's refusal of the Join (such as
-	// invalid_name), nil when none. After invalid_name the Session has no
-	// name: the person must choose another and call Join. After
-	// rate_limited it joins again by itself once the server allows.
+	// JoinRefused is the server's refusal of a Join (such as invalid_name),
+	// nil when none; its Room says which room's. After invalid_name the
+	// Session has no name: the person must choose another and call Join.
+	// After rate_limited it joins again by itself once the server allows.
+	// After too_many_rooms the room stays unjoined until the next
+	// connection: Leave another room, or this one.
 	JoinRefused *event.Error
 	// Refusals are the server's other refusals that no outbox item
 	// explains (a client bug, or a newer server's rule).
@@ -144,8 +153,8 @@ type Update struct {
 	// Err is why the connection ended or could not be opened, when State
 	// became offline; nil otherwise.
 	Err error
-	// StorageErr is set when Storage failed to keep the identity or the
-	// outbox: they will not survive a reload.
+	// StorageErr is set when Storage failed to keep the identity, the
+	// rooms or an outbox: they will not survive a reload.
 	StorageErr error
 }
 
@@ -155,52 +164,74 @@ func (u *Update) empty() bool {
 		len(u.Refusals) == 0 && u.Err == nil && u.StorageErr == nil
 }
 
+// Errors of the Session's room operations.
+var (
+	// ErrFirstRoom: Leave of the Session's first room (SessionConfig.Room),
+	// the one its identity joins through.
+	ErrFirstRoom = errors.New("the first room cannot be left")
+	// ErrNoRoom: an operation named a room the Session has not opened.
+	ErrNoRoom = errors.New("the room is not open: open it first")
+)
+
 // Session is one person's connection to the chat: it dials and redials,
-// joins with the stored identity, resumes the room after its last message,
-// answers heartbeats, and sends the person's messages from a persistent
-// outbox, in order and, with the server's deduplication, exactly once.
+// joins its rooms with the stored identity, resumes each room after its last
+// message, answers heartbeats, and sends the person's messages from a
+// persistent outbox per room, in order and, with the server's
+// deduplication, exactly once. Every room it opened is joined on the one
+// connection, so that each stays live (see docs/PROTOCOL.md, several rooms
+// on one connection).
 //
-// Run drives it; Send, Join, Retry, Delete and Wake may be called from any
+// Run drives it; Join, Open, Leave, Send, SendIn, Retry, Delete, Typing,
+// TypingIn, LoadHistory, LoadHistoryIn, Wake and Drop may be called from any
 // goroutine, before or while Run runs. Changes are reported through
 // SessionConfig.OnUpdate.
 type Session struct {
-	url, room        string
+	url, first       string // first: the first room, never left
 	storage          Storage
 	onUpdate         func(Update)
 	backoff          Backoff
 	heartbeatTimeout time.Duration
-	outboxKey        string
+	tab              string
 
-	// kick tells Run that the outbox or the name changed; wake cuts a
-	// reconnect wait short; drop ends the connection. Each holds one
-	// signal.
-	kick, wake, drop chan struct{}
-	// typing tells Run that the person typed; history that the page wants
-	// older messages (historyBefore). Each holds one signal.
-	typing, history chan struct{}
-	running         atomic.Bool
+	// kick tells Run that an outbox, the rooms or the name changed; wake
+	// cuts a reconnect wait short; drop ends the connection; typing and
+	// history that a room has a Typing or a history request to send. Each
+	// holds one signal.
+	kick, wake, drop, typing, history chan struct{}
+	running                           atomic.Bool
 
 	mu         sync.Mutex
 	id         Identity  // from storage, then from each Joined
 	name       string    // the name to join under; empty: ask the person
-	out        outbox    // the messages waiting for acknowledgement
-	outVer     uint64    // counts changes of out's items
+	rooms      []*room   // the open rooms, the first room first
+	leaves     []string  // rooms left whose Leave has not gone out yet
+	outVer     uint64    // counts changes of the outboxes' items
 	emittedVer uint64    // outVer of the last snapshot reported
 	state      ConnState // the state last reported
 	storageErr error     // a storage failure not reported yet
+}
+
+// room is the Session's state of one open room. Its fields are guarded by
+// Session.mu, except lastSeq and lastTyping, which only Run's goroutine
+// touches.
+type room struct {
+	name      string
+	out       outbox // the messages waiting for acknowledgement
+	outboxKey string
 	// historyBefore is the Before of the history request to send, 0 when
-	// none is waiting.
+	// none is waiting; typing that a Typing waits to go out.
 	historyBefore uint64
+	typing        bool
 
 	// lastSeq is the Seq of the last Message reported: the next Join's
-	// Since, and the bar for duplicates. Run's goroutine only.
+	// Since, and the bar for duplicates.
 	lastSeq uint64
-	// lastTyping is when Typing last went out. Run's goroutine only.
+	// lastTyping is when a Typing last went out.
 	lastTyping time.Time
 }
 
-// NewSession returns a Session for cfg, with the identity and the outbox it
-// finds in cfg.Storage. It does not connect: call Run.
+// NewSession returns a Session for cfg, with the identity, the rooms and the
+// outboxes it finds in cfg.Storage. It does not connect: call Run.
 func NewSession(cfg SessionConfig) (*Session, error) {
 	if cfg.URL == "" {
 		return nil, errors.New("new session: SessionConfig.URL is empty")
@@ -208,24 +239,29 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 	if cfg.Room != "" && !event.ValidRoom(cfg.Room) {
 		return nil, fmt.Errorf("new session: room %q: %w", cfg.Room, event.ErrRoomInvalid)
 	}
+	for _, r := range cfg.Rooms {
+		if !event.ValidRoom(r) {
+			return nil, fmt.Errorf("new session: room %q: %w", r, event.ErrRoomInvalid)
+		}
+	}
 	if cfg.Storage == nil {
 		cfg.Storage = new(MemoryStorage)
 	}
 	if cfg.HeartbeatTimeout <= 0 {
 		cfg.HeartbeatTimeout = event.HeartbeatTimeout
 	}
-	room := cfg.Room
-	if room == "" {
-		room = event.DefaultRoom
+	first := cfg.Room
+	if first == "" {
+		first = event.DefaultRoom
 	}
 	s := &Session{
 		url:              cfg.URL,
-		room:             cfg.Room,
+		first:            first,
 		storage:          cfg.Storage,
 		onUpdate:         cfg.OnUpdate,
 		backoff:          cfg.Backoff,
 		heartbeatTimeout: cfg.HeartbeatTimeout,
-		outboxKey:        outboxKey(room, cfg.Tab),
+		tab:              cfg.Tab,
 		kick:             make(chan struct{}, 1),
 		typing:           make(chan struct{}, 1),
 		history:          make(chan struct{}, 1),
@@ -245,16 +281,57 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 			s.id, s.name = id, name
 		}
 	}
-	var items []OutboxItem
-	if err := s.storage.Get(s.outboxKey, &items); err != nil {
-		s.storageErr = fmt.Errorf("read the outbox: %w", err)
+	names := append([]string{first}, cfg.Rooms...)
+	names = append(names, s.storedRooms()...)
+	for _, name := range names {
+		if len(s.rooms) < event.MaxRoomsPerConn && s.find(name) == nil {
+			s.rooms = append(s.rooms, s.load(name))
+		}
 	}
-	adopted := s.adoptOutboxes(room)
-	s.out.load(append(items, adopted...))
-	if len(adopted) > 0 {
-		s.outboxChanged()
-	}
+	s.keepRooms(nil)
 	return s, nil
+}
+
+// load returns the state of a room being opened, with its outbox from
+// Storage and those that other tabs left of it. s.mu is held, or s is not
+// shared yet.
+func (s *Session) load(name string) *room {
+	r := &room{name: name, outboxKey: outboxKey(name, s.tab)}
+	var items []OutboxItem
+	if err := s.storage.Get(r.outboxKey, &items); err != nil {
+		s.storageErr = fmt.Errorf("read the outbox of %s: %w", name, err)
+	}
+	adopted := s.adoptOutboxes(r)
+	r.out.load(append(items, adopted...))
+	for i := range r.out.items {
+		r.out.items[i].Room = name
+	}
+	if len(adopted) > 0 {
+		s.outboxChanged(r)
+	}
+	return r
+}
+
+// find returns the open room with name, or nil. s.mu is held.
+func (s *Session) find(name string) *room {
+	for _, r := range s.rooms {
+		if r.name == name {
+			return r
+		}
+	}
+	return nil
+}
+
+// roomOf returns the open room with name, the first room when name is
+// empty, or ErrNoRoom. s.mu is held.
+func (s *Session) roomOf(name string) (*room, error) {
+	if name == "" {
+		name = s.first
+	}
+	if r := s.find(name); r != nil {
+		return r, nil
+	}
+	return nil, fmt.Errorf("room %q: %w", name, ErrNoRoom)
 }
 
 // outboxKey is the Storage key of a room's outbox for a tab.
@@ -269,15 +346,15 @@ func outboxKey(room, tab string) string {
 // the Storage can list its keys, and removes them: their messages go out
 // from this tab. A tab still open keeps its own copy and sends it too; the
 // server stores such a message once.
-func (s *Session) adoptOutboxes(room string) []OutboxItem {
+func (s *Session) adoptOutboxes(r *room) []OutboxItem {
 	lister, ok := s.storage.(keyLister)
 	if !ok {
 		return nil
 	}
-	single := keyOutboxPrefix + room
+	single := keyOutboxPrefix + r.name
 	var keys []string
 	lister.ForEach(func(k string) {
-		if k != s.outboxKey && (k == single || strings.HasPrefix(k, single+"/")) {
+		if k != r.outboxKey && (k == single || strings.HasPrefix(k, single+"/")) {
 			keys = append(keys, k)
 		}
 	})
@@ -290,6 +367,34 @@ func (s *Session) adoptOutboxes(room string) []OutboxItem {
 		s.storage.Del(k)
 	}
 	return adopted
+}
+
+// storedRooms returns the rooms Storage remembers, without the invalid
+// ones.
+func (s *Session) storedRooms() []string {
+	var names []string
+	if err := s.storage.Get(keyRooms, &names); err != nil {
+		return nil // an older format, or a hand edit: start from none
+	}
+	return slices.DeleteFunc(names, func(n string) bool { return !event.ValidRoom(n) })
+}
+
+// keepRooms stores the open rooms, besides the first, merged with those
+// Storage holds (another tab may have opened some since this one read
+// them), less left. s.mu is held, or s is not shared yet.
+func (s *Session) keepRooms(left []string) {
+	names := s.storedRooms()
+	for _, r := range s.rooms[1:] {
+		if !slices.Contains(names, r.name) {
+			names = append(names, r.name)
+		}
+	}
+	names = slices.DeleteFunc(names, func(n string) bool {
+		return n == s.first || slices.Contains(left, n)
+	})
+	if err := s.storage.Set(keyRooms, names); err != nil {
+		s.storageErr = fmt.Errorf("keep the rooms: %w", err)
+	}
 }
 
 // Identity returns the stored identity; its Token is empty for a person the
@@ -308,11 +413,33 @@ func (s *Session) NeedsName() bool {
 	return s.name == ""
 }
 
-// Outbox returns the messages waiting for acknowledgement, in order.
+// Rooms returns the open rooms, the first room first, then in the order
+// they were opened.
+func (s *Session) Rooms() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names := make([]string, len(s.rooms))
+	for i, r := range s.rooms {
+		names[i] = r.name
+	}
+	return names
+}
+
+// Outbox returns every room's messages waiting for acknowledgement, room
+// after room in the order of Rooms, each in order.
 func (s *Session) Outbox() []OutboxItem {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.out.snapshot()
+	return s.snapshot()
+}
+
+// snapshot returns every room's outbox items. s.mu is held.
+func (s *Session) snapshot() []OutboxItem {
+	items := make([]OutboxItem, 0)
+	for _, r := range s.rooms {
+		items = append(items, r.out.items...)
+	}
+	return items
 }
 
 // State returns the connection state last reported.
@@ -338,20 +465,78 @@ func (s *Session) Join(name string) error {
 	return nil
 }
 
-// Send puts text in the outbox, to be sent when the connection allows, and
-// returns the new item. A text the server would refuse is not queued: Send
-// returns event.ErrTextEmpty, ErrTextTooLong or ErrTextInvalid as they are
-// (sentences fit to show), or ErrOutboxFull.
-func (s *Session) Send(text string) (OutboxItem, error) {
+// Open opens one more room: the Session joins it as soon as the connection
+// allows, and on every connection after, and Storage remembers it for the
+// next Session. Opening an open room does nothing. It returns
+// event.ErrRoomInvalid for a name the protocol refuses, and
+// event.ErrTooManyRooms beyond event.MaxRoomsPerConn rooms.
+func (s *Session) Open(name string) error {
+	if !event.ValidRoom(name) {
+		return fmt.Errorf("open %q: %w", name, event.ErrRoomInvalid)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.find(name) != nil {
+		return nil
+	}
+	if len(s.rooms) >= event.MaxRoomsPerConn {
+		return event.ErrTooManyRooms
+	}
+	s.rooms = append(s.rooms, s.load(name))
+	// A Leave of it still waiting goes out first: the Join after it
+	// starts the room afresh, with its history.
+	s.outVer++ // its outbox joins the snapshot
+	s.keepRooms(nil)
+	s.signal(s.kick)
+	return nil
+}
+
+// Leave closes a room: the server takes the connection out of it, nothing
+// more of it is reported, Storage forgets it, and its messages not sent yet
+// are dropped. It returns ErrFirstRoom for the first room and ErrNoRoom for
+// a room not open.
+func (s *Session) Leave(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if name == s.first {
+		return ErrFirstRoom
+	}
+	i := slices.IndexFunc(s.rooms, func(r *room) bool { return r.name == name })
+	if i < 0 {
+		return fmt.Errorf("leave %q: %w", name, ErrNoRoom)
+	}
+	r := s.rooms[i]
+	s.rooms = slices.Delete(s.rooms, i, i+1)
+	s.storage.Del(r.outboxKey)
+	s.leaves = append(s.leaves, name)
+	s.outVer++
+	s.keepRooms([]string{name})
+	s.signal(s.kick)
+	return nil
+}
+
+// Send puts text in the first room's outbox; see SendIn.
+func (s *Session) Send(text string) (OutboxItem, error) { return s.SendIn("", text) }
+
+// SendIn puts text in the outbox of an open room (the first room when room
+// is empty), to be sent when the connection allows, and returns the new
+// item. A text the server would refuse is not queued: SendIn returns
+// event.ErrTextEmpty, ErrTextTooLong or ErrTextInvalid as they are
+// (sentences fit to show), ErrOutboxFull, or ErrNoRoom.
+func (s *Session) SendIn(room, text string) (OutboxItem, error) {
 	text, err := event.NormalizeText(text)
 	if err != nil {
 		return OutboxItem{}, err
 	}
-	it := OutboxItem{ID: uuid.NewString(), Text: text, Status: StatusPending}
 	s.mu.Lock()
-	err = s.out.add(it)
+	r, err := s.roomOf(room)
+	var it OutboxItem
 	if err == nil {
-		s.outboxChanged()
+		it = OutboxItem{ID: uuid.NewString(), Text: text, Status: StatusPending, Room: r.name}
+		err = r.out.add(it)
+	}
+	if err == nil {
+		s.outboxChanged(r)
 	}
 	s.mu.Unlock()
 	if err != nil {
@@ -361,55 +546,78 @@ func (s *Session) Send(text string) (OutboxItem, error) {
 	return it, nil
 }
 
-// Retry sends a failed message again, after the others waiting.
+// Retry sends a failed message again, after the others waiting in its room.
 func (s *Session) Retry(id string) error {
-	s.mu.Lock()
-	err := s.out.retry(id)
-	if err == nil {
-		s.outboxChanged()
-	}
-	s.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("retry %s: %w", id, err)
-	}
-	s.signal(s.kick)
-	return nil
+	return s.outboxAction(id, "retry", (*outbox).retry)
 }
 
-// Delete removes a message from the outbox. A message already in flight may
+// Delete removes a message from its outbox. A message already in flight may
 // still reach the room.
 func (s *Session) Delete(id string) error {
+	return s.outboxAction(id, "delete", (*outbox).remove)
+}
+
+// outboxAction applies action to the message with id, in whichever room's
+// outbox holds it.
+func (s *Session) outboxAction(id, what string, action func(*outbox, string) error) error {
 	s.mu.Lock()
-	err := s.out.remove(id)
-	if err == nil {
-		s.outboxChanged()
+	err := ErrNotInOutbox
+	for _, r := range s.rooms {
+		if r.out.index(id) >= 0 {
+			if err = action(&r.out, id); err == nil {
+				s.outboxChanged(r)
+			}
+			break
+		}
 	}
 	s.mu.Unlock()
 	if err != nil {
-		return fmt.Errorf("delete %s: %w", id, err)
+		return fmt.Errorf("%s %s: %w", what, id, err)
 	}
 	s.signal(s.kick)
 	return nil
 }
 
-// Typing tells the room that the person is typing: call it on every change
-// of the message input. At most one Typing goes out every
-// event.TypingInterval, and none while not joined; the others see it for
-// event.TypingTimeout.
-func (s *Session) Typing() { s.signal(s.typing) }
+// Typing tells the first room that the person is typing; see TypingIn.
+func (s *Session) Typing() { s.TypingIn("") }
 
-// LoadHistory asks for the messages before seq (the oldest the page holds),
-// a page of up to event.MaxHistoryLimit, newest last; the answer comes as an
-// event.History in Update.Events. A request made while not joined goes out
-// once joined; a newer request replaces one not sent yet.
-func (s *Session) LoadHistory(before uint64) {
+// TypingIn tells an open room (the first room when room is empty) that the
+// person is typing: call it on every change of the message input. At most
+// one Typing goes out per room every event.TypingInterval, and none while
+// not joined; the others see it for event.TypingTimeout.
+func (s *Session) TypingIn(room string) {
+	s.mu.Lock()
+	r, err := s.roomOf(room)
+	if err == nil {
+		r.typing = true
+	}
+	s.mu.Unlock()
+	if err == nil {
+		s.signal(s.typing)
+	}
+}
+
+// LoadHistory asks for older messages of the first room; see LoadHistoryIn.
+func (s *Session) LoadHistory(before uint64) { s.LoadHistoryIn("", before) }
+
+// LoadHistoryIn asks for the messages of an open room (the first room when
+// room is empty) before seq (the oldest the page holds), a page of up to
+// event.MaxHistoryLimit, newest last; the answer comes as an event.History
+// in Update.Events. A request made while not joined goes out once joined; a
+// newer request replaces one not sent yet.
+func (s *Session) LoadHistoryIn(room string, before uint64) {
 	if before == 0 {
 		return // nothing is older than the first message
 	}
 	s.mu.Lock()
-	s.historyBefore = before
+	r, err := s.roomOf(room)
+	if err == nil {
+		r.historyBefore = before
+	}
 	s.mu.Unlock()
-	s.signal(s.history)
+	if err == nil {
+		s.signal(s.history)
+	}
 }
 
 // Wake makes a waiting Session try to connect now instead of at the end of
@@ -432,426 +640,12 @@ func (s *Session) signal(c chan struct{}) {
 	}
 }
 
-// outboxChanged persists the outbox and marks it for the next Update.
-// s.mu is held.
-func (s *Session) outboxChanged() {
+// outboxChanged persists a room's outbox and marks the outboxes for the
+// next Update. s.mu is held.
+func (s *Session) outboxChanged(r *room) {
 	s.outVer++
-	if err := s.storage.Set(s.outboxKey, s.out.items); err != nil {
-		s.storageErr = fmt.Errorf("keep the outbox: %w", err)
-	}
-}
-
-// Run connects and stays connected until ctx ends, then closes the
-// connection normally and returns ctx's error. Each time the connection
-// fails or drops it tries again after Backoff's delay, or at once on Wake;
-// the attempts count from zero again after a successful join.
-func (s *Session) Run(ctx context.Context) error {
-	if !s.running.CompareAndSwap(false, true) {
-		return ErrRunning
-	}
-	defer s.running.Store(false)
-	s.emit(Update{}, StateConnecting)
-	attempt := 0
-	for {
-		joined, lived, err := s.connect(ctx)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if quietClose(err, joined, lived) {
-			// The server closes a connection that has not joined in a
-			// while (the person is still choosing a name): open the
-			// next one at once, with nothing to show for it.
-			attempt = 0
-			continue
-		}
-		// A connection that joined, or lasted longer than the longest
-		// wait (a person who has not chosen a name yet), was a success.
-		if joined || lived > s.backoff.limit() {
-			attempt = 0
-		}
-		s.emit(Update{Err: err}, StateOffline)
-		if err := s.pause(ctx, s.backoff.Delay(attempt)); err != nil {
-			return err
-		}
-		attempt++
-	}
-}
-
-// minQuietLife is how long a connection must have lived for its
-// event.StatusJoinTimeout close to be redialled at once: 1 s keeps a server
-// with a broken join timeout from being dialled in a loop.
-const minQuietLife = time.Second
-
-// quietClose reports whether a connection ended only because it had not
-// joined in time, which is no failure to report. The browser's WebSocket
-// does not pass the close code on to Read, hence the join_timeout event
-// that comes before the close (ErrJoinTimeout).
-func quietClose(err error, joined bool, lived time.Duration) bool {
-	return !joined && lived >= minQuietLife &&
-		(errors.Is(err, ErrJoinTimeout) || websocket.CloseStatus(err) == event.StatusJoinTimeout)
-}
-
-// pause waits d, or less if Wake is called, reporting outbox changes
-// meanwhile. It returns ctx's error if ctx ends.
-func (s *Session) pause(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-			return nil
-		case <-s.wake:
-			return nil
-		case <-s.drop:
-			// Nothing to drop.
-		case <-s.kick:
-			s.emit(Update{}, StateOffline)
-		}
-	}
-}
-
-// connect dials and serves one connection until it ends. It reports whether
-// it joined, how long it was open and why it ended.
-func (s *Session) connect(ctx context.Context) (joined bool, lived time.Duration, err error) {
-	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
-	conn, err := Dial(dctx, s.url)
-	cancel()
-	if err != nil {
-		return false, 0, err
-	}
-	start := time.Now()
-	joined, err = s.serve(ctx, conn)
-	return joined, time.Since(start), err
-}
-
-// link is the state of one connection, owned by Run's goroutine.
-type link struct {
-	conn     *Conn
-	joinSent bool // a Join went out and was neither accepted nor refused
-	joined   bool // Joined arrived: the outbox may be sent
-	held     bool // the outbox's head waits for hold to fire
-	hold     <-chan time.Time
-	// rejoin fires when a Join refused as rate-limited may be sent again.
-	rejoin <-chan time.Time
-	// joinTimedOut: the server said the connection did not join in time.
-	joinTimedOut bool
-	failures     int // internal refusals of the outbox's head in a row
-	limited      int // rate-limit refusals of the outbox's head in a row
-}
-
-// serve runs one connection: it joins, reads frames, answers pings, sends
-// the outbox and watches for silence, until the connection or ctx ends. It
-// reports whether it joined and why it ended.
-func (s *Session) serve(ctx context.Context, conn *Conn) (joined bool, err error) {
-	l := &link{conn: conn}
-	frames := make(chan []event.Event)
-	readErr := make(chan error, 1)
-	done := make(chan struct{})
-	defer close(done)
-	// The reader's context is never cancelled: in the browser that would
-	// close the socket with 1008. Closing the connection ends the read.
-	go func() {
-		for {
-			events, err := conn.Read(context.Background())
-			if err != nil {
-				readErr <- err
-				return
-			}
-			select {
-			case frames <- events:
-			case <-done:
-				return
-			}
-		}
-	}()
-	// Close in the background: in the browser Close waits for the close
-	// event, which a dead network delays for long.
-	drop := func(cause error) (bool, error) {
-		go func() { _ = conn.CloseNow() }()
-		if l.joinTimedOut && !l.joined {
-			cause = ErrJoinTimeout
-		}
-		return l.joined, cause
-	}
-
-	s.mu.Lock()
-	s.out.reset()
-	s.mu.Unlock()
-	select {
-	case <-s.drop: // from before this connection: stale
-	default:
-	}
-	s.emit(Update{}, StateConnected)
-	if err := s.join(ctx, l); err != nil {
-		return drop(err)
-	}
-	watchdog := time.NewTimer(s.heartbeatTimeout)
-	defer watchdog.Stop()
-	for {
-		var u Update
-		select {
-		case <-ctx.Done():
-			go func() { _ = conn.Close() }()
-			return l.joined, ctx.Err()
-		case err := <-readErr:
-			return drop(err)
-		case <-watchdog.C:
-			return drop(ErrHeartbeat)
-		case <-s.drop:
-			return drop(ErrDropped)
-		case events := <-frames:
-			watchdog.Reset(s.heartbeatTimeout)
-			if err := s.handle(ctx, l, events, &u); err != nil {
-				return drop(err)
-			}
-		case <-s.kick:
-			if err := s.join(ctx, l); err != nil {
-				return drop(err)
-			}
-		case <-l.hold:
-			l.held, l.hold = false, nil
-		case <-l.rejoin:
-			l.rejoin = nil
-			if err := s.join(ctx, l); err != nil {
-				return drop(err)
-			}
-		case <-s.wake:
-			// Connected: nothing to wake.
-		case <-s.typing:
-			if err := s.sendTyping(ctx, l); err != nil {
-				return drop(err)
-			}
-		case <-s.history:
-			// Sent below, once joined.
-		}
-		if err := s.pump(ctx, l); err != nil {
-			return drop(err)
-		}
-		if err := s.sendHistoryRequest(ctx, l); err != nil {
-			return drop(err)
-		}
-		s.emit(u, StateConnected)
-	}
-}
-
-// sendTyping sends Typing when joined and the last one is at least
-// event.TypingInterval old; otherwise the person's typing is already told.
-func (s *Session) sendTyping(ctx context.Context, l *link) error {
-	if !l.joined || time.Since(s.lastTyping) < event.TypingInterval {
-		return nil
-	}
-	s.lastTyping = time.Now()
-	return s.write(ctx, l.conn, event.Typing{Room: s.room})
-}
-
-// sendHistoryRequest sends the waiting history request once joined.
-func (s *Session) sendHistoryRequest(ctx context.Context, l *link) error {
-	if !l.joined {
-		return nil
-	}
-	s.mu.Lock()
-	before := s.historyBefore
-	s.historyBefore = 0
-	s.mu.Unlock()
-	if before == 0 {
-		return nil
-	}
-	return s.write(ctx, l.conn, event.HistoryRequest{Room: s.room, Before: before})
-}
-
-// join sends the Join once the Session has a name and the connection has
-// not joined yet.
-func (s *Session) join(ctx context.Context, l *link) error {
-	if l.joined || l.joinSent || l.rejoin != nil {
-		return nil
-	}
-	s.mu.Lock()
-	j := event.Join{Name: s.name, Token: s.id.Token, Room: s.room, Since: s.lastSeq}
-	s.mu.Unlock()
-	if j.Name == "" {
-		return nil
-	}
-	l.joinSent = true
-	return s.write(ctx, l.conn, j)
-}
-
-// pump sends the outbox's next message when the connection has joined,
-// nothing is in flight and the head is not held back.
-func (s *Session) pump(ctx context.Context, l *link) error {
-	if !l.joined || l.held {
-		return nil
-	}
-	s.mu.Lock()
-	it, ok := s.out.next()
-	if ok {
-		s.out.sent(it.ID)
-	}
-	s.mu.Unlock()
-	if !ok {
-		return nil
-	}
-	return s.write(ctx, l.conn, event.Send{ID: it.ID, Text: it.Text})
-}
-
-// write sends one client event within writeTimeout.
-func (s *Session) write(ctx context.Context, conn *Conn, e event.Event) error {
-	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
-	defer cancel()
-	return conn.Send(wctx, e)
-}
-
-// handle applies a frame's events, in order, and adds to u what the owner
-// must see.
-func (s *Session) handle(ctx context.Context, l *link, events []event.Event, u *Update) error {
-	for _, e := range events {
-		switch e := e.(type) {
-		case event.Joined:
-			l.joined, l.joinSent, l.failures = true, false, 0
-			s.mu.Lock()
-			s.id = Identity{User: e.User, Name: e.Name, Token: e.Token}
-			s.name = e.Name
-			if err := s.storage.Set(keyIdentity, s.id); err != nil {
-				s.storageErr = fmt.Errorf("keep the identity: %w", err)
-			}
-			s.mu.Unlock()
-			// The room's history went back (its store was reset): what
-			// the page shows cannot be continued, say so and start over.
-			// The history that follows ends at e.Seq: accept all of it.
-			if e.Seq < s.lastSeq {
-				e.Gap, s.lastSeq = true, 0
-			}
-			u.Events = append(u.Events, e)
-		case event.Message:
-			s.mu.Lock()
-			// The sender's copy, live or replayed, acknowledges it.
-			if e.ID != "" && e.User == s.id.User && s.out.acked(e.ID) {
-				l.failures, l.limited = 0, 0
-				s.outboxChanged()
-			}
-			s.mu.Unlock()
-			if e.Seq <= s.lastSeq {
-				continue // seen before this reconnect
-			}
-			s.lastSeq = e.Seq
-			u.Events = append(u.Events, e)
-		case event.Ack:
-			s.mu.Lock()
-			if s.out.acked(e.ID) {
-				l.failures, l.limited = 0, 0
-				s.outboxChanged()
-			}
-			s.mu.Unlock()
-		case event.UserJoined, event.UserLeft, event.Typing, event.History:
-			u.Events = append(u.Events, e)
-		case event.Ping:
-			if err := s.write(ctx, l.conn, event.Pong{}); err != nil {
-				return err
-			}
-		case event.Error:
-			if e.Code == event.CodeJoinTimeout {
-				// Not joined in time (the person is still choosing a
-				// name): the server closes this connection next.
-				l.joinTimedOut = true
-				continue
-			}
-			s.refused(l, e, u)
-		}
-	}
-	return nil
-}
-
-// refused applies an Error: to the outbox item it names, or to the Join
-// waiting for an answer, or else it is passed on to the owner.
-func (s *Session) refused(l *link, e event.Error, u *Update) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	// A refusal of a Send's id cannot echo it: the server answers frames
-	// in order, and after the Join only Sends can be refused for their
-	// content, so it is the one in flight.
-	if e.ID == "" && l.joined && (e.Code == event.CodeInvalidID || e.Code == event.CodeInvalidText) {
-		e.ID = s.out.inflight
-	}
-	if s.out.index(e.ID) >= 0 {
-		switch e.Code {
-		case event.CodeRateLimited:
-			if l.limited++; l.limited > maxRateLimited {
-				// Rate-limited beyond retry: let the person decide.
-				l.limited = 0
-				if s.out.failed(e.ID, "Too many messages: the server keeps refusing this one for now.") {
-					s.outboxChanged()
-				}
-				return
-			}
-			if s.out.release(e.ID) {
-				d := time.Duration(e.RetryAfter) * time.Millisecond
-				if d <= 0 {
-					d = s.backoff.Ceiling(0)
-				}
-				l.holdFor(min(d, maxRetryAfter))
-			}
-		case event.CodeInternal, event.CodeNotJoined:
-			// The server may accept it later: wait, then resend.
-			if s.out.release(e.ID) {
-				l.holdFor(s.backoff.Delay(l.failures))
-				l.failures++
-			}
-		default: // invalid_text, invalid_id: it will never pass.
-			if s.out.failed(e.ID, Sentence(errors.New(e.Message))) {
-				s.outboxChanged()
-			}
-		}
-		return
-	}
-	// The server answers frames in order: while a Join waits, an error
-	// without an outbox id is the Join's.
-	if !l.joined && l.joinSent {
-		l.joinSent = false
-		switch e.Code {
-		case event.CodeInvalidName:
-			s.name = ""
-		case event.CodeRateLimited:
-			// Too many joins for now (a crowd behind one network, a
-			// reconnect storm): join again when the server says.
-			d := time.Duration(e.RetryAfter) * time.Millisecond
-			if d <= 0 {
-				d = s.backoff.Ceiling(0)
-			}
-			l.rejoin = time.After(min(d, maxRetryAfter))
-		}
-		u.JoinRefused = &e
-		return
-	}
-	u.Refusals = append(u.Refusals, e)
-}
-
-// holdFor holds the outbox's head back for d.
-func (l *link) holdFor(d time.Duration) {
-	l.held, l.hold = true, time.After(d)
-}
-
-// emit reports u with the state now state, plus the outbox snapshot and
-// storage failure if there are new ones. An update that changes nothing is
-// not reported.
-func (s *Session) emit(u Update, state ConnState) {
-	s.mu.Lock()
-	changed := s.state != state
-	s.state = state
-	if s.outVer != s.emittedVer {
-		u.Outbox, u.OutboxChanged = s.out.snapshot(), true
-		s.emittedVer = s.outVer
-	}
-	if s.storageErr != nil {
-		u.StorageErr, s.storageErr = s.storageErr, nil
-	}
-	s.mu.Unlock()
-	u.State = state
-	if !changed && u.empty() {
-		return
-	}
-	if s.onUpdate != nil {
-		s.onUpdate(u)
+	if err := s.storage.Set(r.outboxKey, r.out.items); err != nil {
+		s.storageErr = fmt.Errorf("keep the outbox of %s: %w", r.name, err)
 	}
 }
 

@@ -554,11 +554,12 @@ func TestSessionHandle(t *testing.T) {
 		{event.CodeBadFrame, false},
 		{event.CodeInvalidName, true},
 	} {
-		l := &link{joinSent: true}
+		l := &link{}
+		l.at(event.DefaultRoom).joinSent = true
 		var u Update
 		s.refused(l, event.Error{Code: tt.code, Message: "no"}, &u)
-		if u.JoinRefused == nil || u.JoinRefused.Code != tt.code || l.joinSent || s.NeedsName() != tt.needsName {
-			t.Errorf("%s: JoinRefused %v, joinSent %v, NeedsName %v", tt.code, u.JoinRefused, l.joinSent, s.NeedsName())
+		if u.JoinRefused == nil || u.JoinRefused.Code != tt.code || l.at(event.DefaultRoom).joinSent || s.NeedsName() != tt.needsName {
+			t.Errorf("%s: JoinRefused %v, joinSent %v, NeedsName %v", tt.code, u.JoinRefused, l.at(event.DefaultRoom).joinSent, s.NeedsName())
 		}
 	}
 	// After the join, an error that names nothing goes to the owner.
@@ -585,7 +586,7 @@ func TestRateLimitedBeyondRetryFails(t *testing.T) {
 	l := &link{joined: true}
 	refuse := func() {
 		s.mu.Lock()
-		s.out.sent(it.ID)
+		s.rooms[0].out.sent(it.ID)
 		s.mu.Unlock()
 		s.refused(l, event.Error{Code: event.CodeRateLimited, ID: it.ID, RetryAfter: 1}, &Update{})
 	}

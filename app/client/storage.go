@@ -28,6 +28,9 @@ const (
 	// keyOutboxPrefix, followed by the room (and "/" and a tab's id when
 	// SessionConfig.Tab is set), holds that room's outbox.
 	keyOutboxPrefix = "chat/outbox/"
+	// keyRooms holds the rooms a person opened besides the first, in the
+	// order they were opened, shared by the browser's tabs.
+	keyRooms = "chat/rooms"
 )
 
 // keyLister is a Storage that can list its keys, as go-app's BrowserStorage
