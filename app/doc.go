@@ -19,6 +19,10 @@ import goapp "github.com/maxence-charriere/go-app/v10/pkg/app"
 
 // Routes registers the app's pages. Both programs call it: the browser to
 // mount the components, the server to render the page before the WASM runs.
+// A room's address is /r/<room>. Every path under /r/ is the page, a name
+// that event.ValidRoom refuses included: the server answers it with 200
+// rather than 404, and the page is where a wrong name can be explained.
 func Routes() {
 	goapp.Route("/", func() goapp.Composer { return &Chat{} })
+	goapp.RouteWithRegexp("^/r/", func() goapp.Composer { return &Chat{} })
 }

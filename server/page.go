@@ -62,6 +62,9 @@ func (s *Server) pageHandler() (http.Handler, error) {
 		Resources:         resolver{files},
 		Version:           s.version,
 		WasmContentLength: strconv.FormatInt(size, 10),
+
+		// A navigation to a room's address opens the app shell offline.
+		ServiceWorkerTemplate: serviceWorkerTemplate,
 	}
 	return &pages{files: files, app: app, version: s.version}, nil
 }
@@ -82,7 +85,9 @@ type pages struct {
 }
 
 // ServeHTTP serves a web/ file, the client binary or a root file from the
-// assets, and everything else through go-app, with an ETag of its own.
+// assets, and everything else through go-app, with an ETag of its own: its
+// page, the rooms' /r/<room> included (whatever the name: the page says
+// when it is not one), and its scripts, worker and manifest.
 func (p *pages) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// go-app serves its files under /<version>/ as well.
 	name := r.URL.Path
