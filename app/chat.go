@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -22,11 +23,15 @@ const updateCheckInterval = 10 * time.Minute
 // of history the server could not read.
 const historyRetry = time.Second
 
-// Chat is the page: it owns the person's client.Session and applies its
-// Updates, and lays out the parts that show them: the connection badge,
-// the message list, the typing indicator, the presence list, and the name
-// prompt or the composer. Its state, and the state it hands its parts,
-// changes only on go-app's UI goroutine (event handlers and ctx.Dispatch).
+// Chat is the page, at "/" (the lobby) and at /r/<room>: it owns the
+// person's client.Session and applies its Updates, and lays out the parts
+// that show them: the connection badge, the room list, the shown room's
+// message list, typing indicator and presence list, and the name prompt or
+// the composer. One Session carries every open room, so that switching
+// rooms (a link, back or forward: go-app navigates without reloading and
+// calls OnNav) only changes which room's state is shown. Its state, and the
+// state it hands its parts, changes only on go-app's UI goroutine (event
+// handlers and ctx.Dispatch).
 type Chat struct {
 	goapp.Compo
 
@@ -35,26 +40,26 @@ type Chat struct {
 	cancel  context.CancelFunc // ends the session and the update checks
 	release []func()           // remove the browser event listeners
 	mounted bool               // the WASM runs: the forms are usable
+	ctx     goapp.Context      // the page's, from OnMount: to navigate
 
 	known   bool   // a stored identity joins by itself: no name prompt
 	name    string // the name joined under, or submitted and waiting
 	nameErr string // why the name was refused
 	user    string // the identity from Joined; empty until joined
-	// joinedSeq is the room's last seq at the last Joined: messages after
-	// it are live, not history.
-	joinedSeq uint64
 
 	sendErr string // why the last message was refused
 
-	timeline timeline            // the message list's rows
-	outbox   []client.OutboxItem // the person's messages not acknowledged yet
+	outbox []client.OutboxItem // the person's messages not acknowledged yet, every room's
 
-	members    []event.Member // who is in the room, in arrival order
-	membersCut bool           // the room holds more than members lists
-	typists    []typist       // who else is typing
-	// spoke is when each person's last live message arrived, Unix ms: a
-	// Typing from them just after it was sent before it, and is stale.
-	spoke map[string]int64
+	// current is the room shown, from the address; empty means the lobby.
+	current string
+	// badRoom is what an address under /r/ holds that is no room name:
+	// the page says so instead of showing a room.
+	badRoom string
+	rooms   []string             // the open rooms, the lobby first
+	views   map[string]*roomView // each open room's state
+	roomErr string               // why the last room typed could not be opened
+	drawer  bool                 // the room list is open on a narrow screen
 
 	updateReady bool // a new version is installed: offer to reload
 
@@ -64,10 +69,11 @@ type Chat struct {
 // OnMount starts the session as soon as the app runs, before a name is
 // given, and starts looking for updates.
 func (c *Chat) OnMount(ctx goapp.Context) {
-	c.mounted = true
+	c.mounted, c.ctx = true, ctx
 	c.state = client.StateConnecting
 	sess, err := client.NewSession(client.SessionConfig{
 		URL:     socketURL(),
+		Room:    event.DefaultRoom,
 		Storage: ctx.LocalStorage(),
 		Tab:     tabID(ctx),
 		OnUpdate: func(u client.Update) {
@@ -83,6 +89,8 @@ func (c *Chat) OnMount(ctx goapp.Context) {
 	c.sess = sess
 	c.known = !sess.NeedsName()
 	c.outbox = sess.Outbox()
+	c.rooms = sess.Rooms()
+	c.navigated(goapp.Window().URL().Path)
 	cctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	ctx.Async(func() { _ = sess.Run(cctx) })
@@ -107,9 +115,126 @@ func (c *Chat) OnMount(ctx goapp.Context) {
 			if c.away.setHidden(!visible) {
 				c.away.show()
 			}
+			if v := c.view(); visible && v.unread > 0 {
+				v.unread = 0 // the room shown is in sight again
+				return
+			}
 			ctx.PreventUpdate() // nothing the page renders changed
 		})
 	})
+}
+
+// OnNav shows the room the address names, opening it if it is not open:
+// a link of the room list, a room opened by name, back and forward, and a
+// deep link all come here.
+func (c *Chat) OnNav(ctx goapp.Context) {
+	if c.sess == nil {
+		return // rendered on the server: the WASM decides
+	}
+	c.navigated(ctx.Page().URL().Path)
+}
+
+// navigated makes the room at path the one shown.
+func (c *Chat) navigated(path string) {
+	name, ok := roomOfPath(path)
+	c.drawer = false
+	if !ok {
+		c.badRoom, c.current = name, ""
+		return
+	}
+	c.badRoom = ""
+	if err := c.sess.Open(name); err != nil {
+		// Only too many rooms: the list says why, the lobby is shown.
+		c.roomErr, c.current = client.Sentence(err), event.DefaultRoom
+		return
+	}
+	c.rooms = c.sess.Rooms()
+	if name != c.current {
+		c.current = name
+		c.sendErr = ""
+		c.view().timeline.toLatest()
+	}
+	if !c.away.hidden {
+		c.view().unread = 0
+	}
+}
+
+// shown is the room shown.
+func (c *Chat) shown() string {
+	if c.current == "" {
+		return event.DefaultRoom
+	}
+	return c.current
+}
+
+// view returns the state of the room shown.
+func (c *Chat) view() *roomView { return c.viewOf(c.shown()) }
+
+// viewOf returns the state of a room, making it on first use.
+func (c *Chat) viewOf(room string) *roomView {
+	if room == "" {
+		room = event.DefaultRoom
+	}
+	if c.views == nil {
+		c.views = make(map[string]*roomView)
+	}
+	v := c.views[room]
+	if v == nil {
+		v = new(roomView)
+		c.views[room] = v
+	}
+	return v
+}
+
+// openRoom opens the room typed and shows it, or says why it cannot.
+// (roomList)
+func (c *Chat) openRoom(draft string) bool {
+	name := strings.TrimSpace(draft)
+	if !event.ValidRoom(name) {
+		c.roomErr = client.Sentence(event.ErrRoomInvalid)
+		return false
+	}
+	if c.sess != nil {
+		if err := c.sess.Open(name); err != nil {
+			c.roomErr = client.Sentence(err)
+			return false
+		}
+		c.rooms = c.sess.Rooms()
+	}
+	c.roomErr = ""
+	c.navigate(roomPath(name))
+	return true
+}
+
+// leaveRoom closes a room; leaving the room shown goes to the lobby.
+// (roomList)
+func (c *Chat) leaveRoom(name string) {
+	if c.sess == nil {
+		return
+	}
+	if err := c.sess.Leave(name); err != nil {
+		c.roomErr = client.Sentence(err)
+		return
+	}
+	c.rooms = c.sess.Rooms()
+	delete(c.views, name)
+	if name == c.shown() {
+		c.navigate("/")
+	}
+}
+
+// toggleRooms opens or closes the room list's drawer. (roomList)
+func (c *Chat) toggleRooms() { c.drawer = !c.drawer }
+
+// onToggleRooms is the drawer button's click.
+func (c *Chat) onToggleRooms(ctx goapp.Context, e goapp.Event) { c.toggleRooms() }
+
+// navigate moves the page to path as a link would, with a history entry:
+// OnNav follows.
+func (c *Chat) navigate(path string) {
+	if c.mounted {
+		c.ctx.Navigate(path)
+	}
 }
 
 // keyTab is where a tab keeps its id, in sessionStorage: a reload keeps it,
@@ -190,7 +315,7 @@ func (c *Chat) send(text string) bool {
 	if c.sess == nil {
 		return false
 	}
-	_, err := c.sess.Send(text)
+	_, err := c.sess.SendIn(c.shown(), text)
 	switch {
 	case errors.Is(err, event.ErrTextEmpty):
 		c.sendErr = ""
@@ -201,14 +326,14 @@ func (c *Chat) send(text string) bool {
 	}
 	c.sendErr = ""
 	c.outbox = c.sess.Outbox()
-	c.timeline.toLatest()
+	c.view().timeline.toLatest()
 	return true
 }
 
 // typing tells the room that the person is typing. (composer)
 func (c *Chat) typing() {
 	if c.sess != nil {
-		c.sess.Typing()
+		c.sess.TypingIn(c.shown())
 	}
 }
 
@@ -218,8 +343,8 @@ func (c *Chat) loadOlder() {
 	if c.sess == nil {
 		return
 	}
-	if before, ok := c.timeline.requestOlder(); ok {
-		c.sess.LoadHistory(before)
+	if before, ok := c.view().timeline.requestOlder(); ok {
+		c.sess.LoadHistoryIn(c.shown(), before)
 	}
 }
 
@@ -238,21 +363,23 @@ func (c *Chat) outboxAction(action func(string) error, id string) {
 }
 
 // received applies a Session's Update and does what it asks of the page:
-// a history request to repeat, the focus on the message input on joining.
+// history requests to repeat, the focus on the message input on joining.
 func (c *Chat) received(ctx goapp.Context, u client.Update) {
 	wasJoined := c.user != ""
 	// Where the list stands now, rather than as of the last scroll event
 	// handled: a person who just scrolled up is not followed.
 	if atBottom, ok := listAtBottom(); ok {
-		c.timeline.observe(atBottom)
+		c.view().timeline.observe(atBottom)
 	}
 	a := c.apply(u)
 	if a.unread {
 		c.away.show()
 	}
-	if a.historyAgain != 0 && c.sess != nil {
+	for room, before := range a.historyAgain {
 		// Asked on a connection that ended: ask the new one.
-		c.sess.LoadHistory(a.historyAgain)
+		if c.sess != nil {
+			c.sess.LoadHistoryIn(room, before)
+		}
 	}
 	if a.historyWait > 0 {
 		ctx.After(a.historyWait, func(ctx goapp.Context) {
@@ -269,75 +396,107 @@ func (c *Chat) received(ctx goapp.Context, u client.Update) {
 
 // applied is what an Update asks of the page besides its state.
 type applied struct {
-	historyAgain uint64        // the Before of a history request to send again
+	// historyAgain is, by room, the Before of a history request to send
+	// again.
+	historyAgain map[string]uint64
 	historyWait  time.Duration // ask for older history after this, if near the top
-	unread       bool          // the unread count changed: show it
+	unread       bool          // the hidden tab's count changed: show it
 }
 
-// apply folds an Update into the page's state.
+// eventRoom is the room an event of the Session is about; empty means the
+// lobby, as from a server that names none.
+func eventRoom(e event.Event) string {
+	var room string
+	switch e := e.(type) {
+	case event.Joined:
+		room = e.Room
+	case event.UserJoined:
+		room = e.Room
+	case event.UserLeft:
+		room = e.Room
+	case event.Message:
+		room = e.Room
+	case event.Typing:
+		room = e.Room
+	case event.History:
+		room = e.Room
+	}
+	if room == "" {
+		return event.DefaultRoom
+	}
+	return room
+}
+
+// apply folds an Update into the page's state, each event into its room's.
 func (c *Chat) apply(u client.Update) (a applied) {
 	c.state = u.State
 	now := nowMillis()
 	for _, e := range u.Events {
+		room := eventRoom(e)
+		v := c.viewOf(room)
 		switch e := e.(type) {
 		case event.Joined:
-			// "You joined" once per page; a reconnect is not news.
-			first := c.user == ""
-			c.user, c.name, c.known, c.joinedSeq = e.User, e.Name, true, e.Seq
+			// "You joined" once per room and page; a reconnect is not
+			// news.
+			first := !v.joined
+			v.joined, v.joinedSeq = true, e.Seq
+			c.user, c.name, c.known = e.User, e.Name, true
 			// The list is the server's; the person is in it, whatever a
 			// server that lists nobody says.
-			c.members, c.membersCut = withMember(slices.Clone(e.Members), event.Member{User: e.User, Name: e.Name}), e.MembersTruncated
-			c.typists = nil // those typing were told to the connection that ended
-			a.historyAgain = c.timeline.joined(e, first)
+			v.members, v.membersCut = withMember(slices.Clone(e.Members), event.Member{User: e.User, Name: e.Name}), e.MembersTruncated
+			v.typists = nil // those typing were told to the connection that ended
+			if again := v.timeline.joined(e, first); again != 0 {
+				if a.historyAgain == nil {
+					a.historyAgain = make(map[string]uint64)
+				}
+				a.historyAgain[room] = again
+			}
 		case event.UserJoined:
-			if present(c.members, e.User) {
+			if present(v.members, e.User) {
 				continue // already here: no news
 			}
-			c.members = withMember(c.members, event.Member{User: e.User, Name: e.Name})
-			c.timeline.add(entry{notice: true, user: e.User, name: e.Name, text: "connected"})
+			v.members = withMember(v.members, event.Member{User: e.User, Name: e.Name})
+			v.timeline.add(entry{notice: true, user: e.User, name: e.Name, text: "connected"})
 		case event.UserLeft:
-			c.members = withoutMember(c.members, e.User)
-			c.typists = withoutTypist(c.typists, e.User)
-			c.timeline.add(entry{notice: true, user: e.User, name: e.Name, text: "disconnected"})
+			v.members = withoutMember(v.members, e.User)
+			v.typists = withoutTypist(v.typists, e.User)
+			v.timeline.add(entry{notice: true, user: e.User, name: e.Name, text: "disconnected"})
 		case event.Message:
-			c.timeline.add(messageEntry(e, c.user))
+			v.timeline.add(messageEntry(e, c.user))
 			// Their message is what they were typing.
-			c.typists = withoutTypist(c.typists, e.User)
-			if e.Seq > c.joinedSeq {
-				c.spokeAt(e.User, now)
-				if e.User != c.user && c.away.count() {
-					a.unread = true
+			v.typists = withoutTypist(v.typists, e.User)
+			if e.Seq > v.joinedSeq {
+				v.spokeAt(e.User, now)
+				if e.User != c.user {
+					if room != c.shown() || c.away.hidden {
+						v.unread++
+					}
+					if c.away.count() {
+						a.unread = true
+					}
 				}
 			}
 		case event.Typing:
-			if e.User != c.user && !c.justSpoke(e.User, now) {
-				c.typists = withTypist(c.typists, e.User, e.Name, now+event.TypingTimeout.Milliseconds(), now)
+			if e.User != c.user && !v.justSpoke(e.User, now) {
+				v.typists = withTypist(v.typists, e.User, e.Name, now+event.TypingTimeout.Milliseconds(), now)
 			}
 		case event.History:
-			c.timeline.prepend(e, c.user)
+			v.timeline.prepend(e, c.user)
 		}
 	}
 	if u.OutboxChanged {
 		c.outbox = u.Outbox
 	}
 	if r := u.JoinRefused; r != nil {
-		c.nameErr = client.Sentence(errors.New(r.Message))
-		switch r.Code {
-		case event.CodeRateLimited:
-			// The Session joins again by itself: keep "Joining…".
-		case event.CodeInvalidName:
-			c.name = ""
-			c.known = false // the stored name no longer passes: ask
-		default:
-			c.name = ""
-		}
+		c.joinRefused(*r)
 	}
 	for _, r := range u.Refusals {
 		// A refusal without an id, while a page of history is asked
 		// for, is that request's (a Send always has an id, a Typing is
 		// never refused): ask again, later, rather than show it.
-		if r.ID == "" && c.timeline.pending != 0 && (r.Code == event.CodeRateLimited || r.Code == event.CodeInternal) {
-			c.timeline.historyRefused()
+		v := c.viewOf(r.Room)
+		if r.ID == "" && v.timeline.pending != 0 && (r.Code == event.CodeRateLimited || r.Code == event.CodeInternal) {
+			v.timeline.historyRefused()
 			a.historyWait = historyRetry
 			if r.RetryAfter > 0 {
 				a.historyWait = time.Duration(r.RetryAfter) * time.Millisecond
@@ -349,26 +508,26 @@ func (c *Chat) apply(u client.Update) (a applied) {
 	return a
 }
 
-// spokeAt records that user's live message arrived at now (Unix ms),
-// forgetting those older than event.TypingInterval.
-func (c *Chat) spokeAt(user string, now int64) {
-	if c.spoke == nil {
-		c.spoke = make(map[string]int64)
-	}
-	for u, at := range c.spoke {
-		if now-at >= event.TypingInterval.Milliseconds() {
-			delete(c.spoke, u)
+// joinRefused shows the refusal of a Join: the lobby's is the name
+// prompt's (the lobby's Join says who the person is), another room's the
+// room list's.
+func (c *Chat) joinRefused(r event.Error) {
+	if r.Room != "" && r.Room != event.DefaultRoom {
+		if r.Code != event.CodeRateLimited { // joined again by the Session
+			c.roomErr = "#" + r.Room + ": " + client.Sentence(errors.New(r.Message))
 		}
+		return
 	}
-	c.spoke[user] = now
-}
-
-// justSpoke reports whether user's last live message arrived less than
-// event.TypingInterval before now: a Typing from them now was sent with the
-// message's last keystroke, and overtook it or lagged behind it.
-func (c *Chat) justSpoke(user string, now int64) bool {
-	at, ok := c.spoke[user]
-	return ok && now-at < event.TypingInterval.Milliseconds()
+	c.nameErr = client.Sentence(errors.New(r.Message))
+	switch r.Code {
+	case event.CodeRateLimited:
+		// The Session joins again by itself: keep "Joining…".
+	case event.CodeInvalidName:
+		c.name = ""
+		c.known = false // the stored name no longer passes: ask
+	default:
+		c.name = ""
+	}
 }
 
 // onReload loads the new version.
@@ -382,8 +541,13 @@ func (c *Chat) prompting() bool { return c.user == "" && !c.known }
 
 // Render lays the page out from the component's state alone.
 func (c *Chat) Render() goapp.UI {
+	room := c.shown()
+	v := c.peek(room)
 	return goapp.Div().Class("chat").Body(
 		goapp.Header().Class("topbar").Body(
+			goapp.Button().ID("rooms-toggle").Class("rooms-toggle").Type("button").
+				Aria("controls", "room-nav").Aria("expanded", c.drawer).
+				Aria("label", "Rooms").Title("Rooms").Text("☰").OnClick(c.onToggleRooms),
 			goapp.H1().Class("brand").Body(
 				goapp.Img().Class("brand-icon").Src("/web/icon.svg").Alt("").Attr("role", "presentation"), // decorative: go-app drops the empty alt
 				goapp.Text(" Chat"),
@@ -398,23 +562,80 @@ func (c *Chat) Render() goapp.UI {
 			)
 		}),
 		goapp.Div().Class("room").Body(
+			&roomList{Rooms: c.roomItems(), Current: room, Open: c.drawer, Err: c.roomErr, Page: c},
 			goapp.Main().Class("main").Body(
-				&messageList{
-					Timeline: &c.timeline, Version: c.timeline.version,
-					Outbox: c.outbox, User: c.user, Name: c.name, Page: c,
-				},
-				&typingIndicator{Typists: c.typists},
+				goapp.If(c.badRoom != "", func() goapp.UI {
+					return c.renderBadRoom()
+				}).Else(func() goapp.UI {
+					return goapp.Div().Class("room-body").Body(
+						goapp.H2().ID("room-title").Class("room-title").Text("#"+room),
+						&messageList{
+							Timeline: &v.timeline, Version: v.timeline.version,
+							Outbox: c.roomOutbox(room), User: c.user, Name: c.name, Page: c,
+						},
+						&typingIndicator{Typists: v.typists},
+					)
+				}),
 			),
-			goapp.If(c.user != "", func() goapp.UI {
-				return &presenceList{People: c.members, Self: c.user, Truncated: c.membersCut}
+			goapp.If(c.user != "" && c.badRoom == "", func() goapp.UI {
+				return &presenceList{People: v.members, Self: c.user, Truncated: v.membersCut}
 			}),
 		),
 		goapp.If(c.prompting(), func() goapp.UI {
 			return &namePrompt{Ready: c.mounted, Joining: c.name != "", Err: c.nameErr, Page: c}
-		}).Else(func() goapp.UI {
+		}).ElseIf(c.badRoom == "", func() goapp.UI {
 			return &composer{Err: c.sendErr, Page: c}
 		}),
 	)
+}
+
+// renderBadRoom draws #room-invalid: what the address holds is no room
+// name; the way back is a link to the lobby.
+func (c *Chat) renderBadRoom() goapp.UI {
+	return goapp.Div().ID("room-invalid").Class("room-invalid").Role("alert").Body(
+		goapp.P().Body(
+			goapp.Text("There is no room called “"),
+			goapp.Bdi().Text(c.badRoom),
+			goapp.Text("”: "+client.Sentence(event.ErrRoomInvalid)),
+		),
+		goapp.A().ID("lobby-link").Class("button").Href("/").Text("Go to the lobby"),
+	)
+}
+
+// peek returns the state of a room without making it: an empty one for a
+// room nothing was received of yet.
+func (c *Chat) peek(room string) *roomView {
+	if v := c.views[room]; v != nil {
+		return v
+	}
+	return new(roomView)
+}
+
+// roomItems lists the open rooms with their unread counts.
+func (c *Chat) roomItems() []roomItem {
+	rooms := c.rooms
+	if len(rooms) == 0 {
+		rooms = []string{event.DefaultRoom}
+	}
+	items := make([]roomItem, len(rooms))
+	for i, r := range rooms {
+		items[i] = roomItem{Name: r}
+		if v := c.views[r]; v != nil {
+			items[i].Unread = v.unread
+		}
+	}
+	return items
+}
+
+// roomOutbox returns the outbox items of room, in order.
+func (c *Chat) roomOutbox(room string) []client.OutboxItem {
+	var items []client.OutboxItem
+	for _, it := range c.outbox {
+		if it.Room == room || (it.Room == "" && room == event.DefaultRoom) {
+			items = append(items, it)
+		}
+	}
+	return items
 }
 
 // statusLabels are the words of #connection for each state.

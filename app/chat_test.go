@@ -247,7 +247,7 @@ func TestChatOutboxRows(t *testing.T) {
 		{ID: "a", Text: "first <b>", Status: client.StatusPending},
 		{ID: "b", Text: "too long", Status: client.StatusFailed, Reason: "Message is longer than 2000 characters."},
 	}})
-	c.timeline.add(entry{own: true, user: "me", name: "Ann", text: "stored"})
+	c.view().timeline.add(entry{own: true, user: "me", name: "Ann", text: "stored"})
 	html := render(t, c)
 	mustContain(t, html,
 		`<li class="message own pending hue-11" data-initial="A" data-status="pending"><bdi class="name" title="\u2068Ann\u2069 (me)">You</bdi><span class="sep">: </span><bdi class="text">first &lt;b&gt;</bdi></li>`,
@@ -329,7 +329,7 @@ func TestChatKeepsABoundedList(t *testing.T) {
 		events = append(events, event.Message{Seq: uint64(i + 1), User: "u", Name: "Bob", Text: fmt.Sprint("m", i)})
 	}
 	c.apply(client.Update{Events: events})
-	rows := c.timeline.rows()
+	rows := c.view().timeline.rows()
 	// Full, the window kept its newest keepEntries rows; then came 9 more.
 	if len(rows) != keepEntries+9 || rows[0].text != fmt.Sprint("m", MaxEntries+1-keepEntries) || rows[len(rows)-1].text != fmt.Sprint("m", MaxEntries+9) {
 		t.Fatalf("%d entries from %q to %q", len(rows), rows[0].text, rows[len(rows)-1].text)

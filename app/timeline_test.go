@@ -327,16 +327,16 @@ func TestChatHistory(t *testing.T) {
 		roomMessage(100), roomMessage(120),
 	}})
 	c.loadOlder()
-	if c.timeline.pending != 100 {
-		t.Fatalf("pending %d, want 100", c.timeline.pending)
+	if c.view().timeline.pending != 100 {
+		t.Fatalf("pending %d, want 100", c.view().timeline.pending)
 	}
 	a := c.apply(client.Update{State: client.StateConnected, Refusals: []event.Error{{Code: event.CodeRateLimited, Message: "too many history requests: wait and retry", RetryAfter: 250}}})
-	if c.sendErr != "" || c.timeline.pending != 0 || a.historyWait.Milliseconds() != 250 {
-		t.Fatalf("refused: error %q, pending %d, wait %v", c.sendErr, c.timeline.pending, a.historyWait)
+	if c.sendErr != "" || c.view().timeline.pending != 0 || a.historyWait.Milliseconds() != 250 {
+		t.Fatalf("refused: error %q, pending %d, wait %v", c.sendErr, c.view().timeline.pending, a.historyWait)
 	}
 	c.loadOlder()
-	if a := c.apply(client.Update{State: client.StateConnected, Events: []event.Event{event.Joined{User: "me", Name: "Ann", Token: "t", Seq: 120}}}); a.historyAgain != 100 {
-		t.Fatalf("after a reconnect: ask again for %d, want 100", a.historyAgain)
+	if a := c.apply(client.Update{State: client.StateConnected, Events: []event.Event{event.Joined{User: "me", Name: "Ann", Token: "t", Seq: 120}}}); a.historyAgain[event.DefaultRoom] != 100 {
+		t.Fatalf("after a reconnect: ask again for %d, want 100", a.historyAgain[event.DefaultRoom])
 	}
 	c.apply(client.Update{State: client.StateConnected, Events: []event.Event{historyPage(100, 1)}})
 	html := render(t, c)

@@ -84,7 +84,7 @@ func TestChatTyping(t *testing.T) {
 	if got := typingText(t, render(t, c)); got != "Bob and Cy are typing…" {
 		t.Fatalf("#typing reads %q", got) // Bob keeps his place
 	}
-	for _, ty := range c.typists {
+	for _, ty := range c.view().typists {
 		if ty.Until < before+event.TypingTimeout.Milliseconds() {
 			t.Fatalf("%s shows until %d, before the last Typing plus %v", ty.Name, ty.Until, event.TypingTimeout)
 		}
