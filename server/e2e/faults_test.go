@@ -42,6 +42,8 @@ type client struct {
 	drops, slowCloses int
 	// restarts counts the closes for a server restart (1012).
 	restarts int
+	// roster is the presence it was told, and each state it went through.
+	roster roster
 }
 
 // newClient starts a Session for name against the page at pageURL.
@@ -110,6 +112,11 @@ func (c *client) update(u chatclient.Update) {
 		switch e := e.(type) {
 		case event.Joined:
 			c.user = e.User
+			c.roster.joined(e)
+		case event.UserJoined:
+			c.roster.arrived(event.Member{User: e.User, Name: e.Name})
+		case event.UserLeft:
+			c.roster.left(e.User)
 		case event.Message:
 			c.received = append(c.received, e)
 		}
