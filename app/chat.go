@@ -101,6 +101,14 @@ func (c *Chat) OnMount(ctx goapp.Context) {
 	// even if the browser does not say so for a while.
 	win := goapp.Window()
 	doc := win.Get("document")
+	// A page put in the back-forward cache is frozen: its socket would
+	// stay open on the server, unanswered, and keep the person present
+	// in their rooms until the heartbeat times out. End the session as
+	// the page goes. Restored, the page is as it was when left, with none
+	// of the rooms opened since in another page (stored in the browser):
+	// load it afresh.
+	c.onPage(win, "pagehide", func() { cancel() })
+	c.onPage(win, "pageshow", func() { win.Get("location").Call("reload") })
 	c.listen(win, "online", sess.Wake)
 	c.listen(win, "offline", sess.Drop)
 	// Hidden, the title and the app badge count others' new messages;
@@ -264,6 +272,23 @@ func (c *Chat) listen(target goapp.Value, name string, f func()) {
 	target.Call("addEventListener", name, fn)
 	c.release = append(c.release, func() {
 		target.Call("removeEventListener", name, fn)
+		fn.Release()
+	})
+}
+
+// onPage calls f on the window's pagehide or pageshow event when the page
+// goes to, or comes from, the back-forward cache (the event's persisted),
+// until dismount.
+func (c *Chat) onPage(win goapp.Value, name string, f func()) {
+	fn := goapp.FuncOf(func(_ goapp.Value, args []goapp.Value) any {
+		if len(args) > 0 && args[0].Get("persisted").Truthy() {
+			f()
+		}
+		return nil
+	})
+	win.Call("addEventListener", name, fn)
+	c.release = append(c.release, func() {
+		win.Call("removeEventListener", name, fn)
 		fn.Release()
 	})
 }
