@@ -59,6 +59,8 @@ type Chat struct {
 	updateReady bool // a new version is installed: offer to reload
 
 	away attention // the unread count while the tab is hidden
+
+	notify notifier // desktop notifications of messages while hidden
 }
 
 // OnMount starts the session as soon as the app runs, before a name is
@@ -250,6 +252,7 @@ func (c *Chat) received(ctx goapp.Context, u client.Update) {
 	if a.unread {
 		c.away.show()
 	}
+	c.notify.flush()
 	if a.historyAgain != 0 && c.sess != nil {
 		// Asked on a connection that ended: ask the new one.
 		c.sess.LoadHistory(a.historyAgain)
@@ -307,6 +310,7 @@ func (c *Chat) apply(u client.Update) (a applied) {
 				c.spokeAt(e.User, now)
 				if e.User != c.user && c.away.count() {
 					a.unread = true
+					c.notify.queue(e.Room, e.Name, e.Text)
 				}
 			}
 		case event.Typing:
@@ -388,6 +392,7 @@ func (c *Chat) Render() goapp.UI {
 				goapp.Img().Class("brand-icon").Src("/web/icon.svg").Alt("").Attr("role", "presentation"), // decorative: go-app drops the empty alt
 				goapp.Text(" Chat"),
 			),
+			&notifyToggle{Notifier: &c.notify},
 			c.renderStatus(),
 		),
 		goapp.If(c.updateReady, func() goapp.UI {
