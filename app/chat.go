@@ -64,6 +64,8 @@ type Chat struct {
 	updateReady bool // a new version is installed: offer to reload
 
 	away attention // the unread count while the tab is hidden
+
+	notify notifier // desktop notifications of messages while hidden
 }
 
 // OnMount starts the session as soon as the app runs, before a name is
@@ -400,6 +402,7 @@ func (c *Chat) received(ctx goapp.Context, u client.Update) {
 	if a.unread {
 		c.away.show()
 	}
+	c.notify.flush()
 	for room, before := range a.historyAgain {
 		// Asked on a connection that ended: ask the new one.
 		if c.sess != nil {
@@ -498,6 +501,7 @@ func (c *Chat) apply(u client.Update) (a applied) {
 					}
 					if c.away.count() {
 						a.unread = true
+						c.notify.queue(room, e.Name, e.Text)
 					}
 				}
 			}
@@ -577,6 +581,7 @@ func (c *Chat) Render() goapp.UI {
 				goapp.Img().Class("brand-icon").Src("/web/icon.svg").Alt("").Attr("role", "presentation"), // decorative: go-app drops the empty alt
 				goapp.Text(" Chat"),
 			),
+			&notifyToggle{Notifier: &c.notify},
 			c.renderStatus(),
 		),
 		goapp.If(c.updateReady, func() goapp.UI {

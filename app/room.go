@@ -11,9 +11,9 @@ import (
 const roomPrefix = "/r/"
 
 // roomPath is the address of a room: "/" for the lobby, /r/<room> for the
-// others.
+// others. A name that is no room's gives the lobby's.
 func roomPath(room string) string {
-	if room == event.DefaultRoom || room == "" {
+	if room == event.DefaultRoom || !event.ValidRoom(room) {
 		return "/"
 	}
 	return roomPrefix + room
