@@ -6,8 +6,13 @@
 // client does the talking, with no go-app import, so that other Go programs
 // can too.
 //
+// The page is the lobby at "/" and a room at /r/<room>; the room list
+// (roomList) switches between the rooms a person opened, all live on one
+// Session.
+//
 // The page keeps a DOM contract that tests and styles rely on: #name-form
-// with #name-input, #message-container with one child per message or notice
+// with #name-input, #rooms with one child per open room (data-room,
+// data-unread), #room-title, #message-container with one child per message or notice
 // (at most MaxEntries of the room's), #new-messages, #send-container with
 // #message-input and #send-button, #presence with one child per person,
 // #typing, and #connection whose data-state is set by the WASM only
