@@ -99,14 +99,15 @@ func (rl *roomList) renderRoom(r roomItem) goapp.UI {
 		li = li.Class("current")
 		link = link.Aria("current", "page")
 	}
-	if r.Unread > 0 {
-		link = link.Aria("label", label+", "+unreadLabel(r.Unread))
-	}
 	return li.Body(
 		link.Body(
 			goapp.Span().Class("room-name").Text(label),
 			goapp.If(r.Unread > 0, func() goapp.UI {
-				return goapp.Span().Class("unread").Aria("hidden", "true").Text(strconv.Itoa(r.Unread))
+				// The count shows; a screen reader reads the words too.
+				return goapp.Span().Class("unread").Body(
+					goapp.Text(strconv.Itoa(r.Unread)),
+					goapp.Span().Class("visually-hidden").Text(unreadWords(r.Unread)),
+				)
 			}),
 		),
 		goapp.If(r.Name != event.DefaultRoom, func() goapp.UI {
@@ -117,11 +118,11 @@ func (rl *roomList) renderRoom(r roomItem) goapp.UI {
 	)
 }
 
-// unreadLabel reads an unread count out: "1 unread message", "3 unread
-// messages".
-func unreadLabel(n int) string {
+// unreadWords are the words after an unread count, for a screen reader:
+// " unread message", " unread messages".
+func unreadWords(n int) string {
 	if n == 1 {
-		return "1 unread message"
+		return " unread message"
 	}
-	return strconv.Itoa(n) + " unread messages"
+	return " unread messages"
 }

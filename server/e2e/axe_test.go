@@ -61,8 +61,9 @@ func (b *browser) axeViolations(t *testing.T, source string) []string {
 	return out
 }
 
-// TestAccessibility runs axe-core on the name prompt and on a busy room, in
-// the light and the dark theme: no violation is allowed.
+// TestAccessibility runs axe-core on the name prompt, a busy room, the room
+// list and, on a narrow screen, a room and the room drawer, in the light
+// and the dark theme: no violation is allowed.
 func TestAccessibility(t *testing.T) {
 	source := axeSource(t)
 	_, ts := startServer(t, "axe")
@@ -97,4 +98,46 @@ func TestAccessibility(t *testing.T) {
 	}
 	p.waitLine(t, "Bea: an answer")
 	check("a busy room")
+
+	// The room list: two rooms, the lobby with an unread count, a name
+	// refused in the room form.
+	p.typeText(t, "#room-input", "design")
+	p.pressEnter(t, "#room-input")
+	p.waitShown(t, "design", "/r/design")
+	if _, err := other.Send("while Ann is in design"); err != nil {
+		t.Fatal(err)
+	}
+	p.waitRooms(t, "an unread count in the lobby", func(s roomState) bool { return s.unreadOf("lobby") == "1" })
+	p.typeText(t, "#room-input", "no spaces")
+	p.pressEnter(t, "#room-input")
+	p.waitVisible(t, "#room-error")
+	check("the room list")
+
+	// A narrow screen: the list is a drawer, closed, then opened.
+	p.do(t, "a phone's viewport", chromedp.EmulateViewport(375, 740))
+	if p.isVisible(t, "#room-nav") {
+		t.Fatal("on a narrow screen the room list shows before the drawer is opened")
+	}
+	check("a room on a narrow screen")
+	p.click(t, "#rooms-toggle")
+	p.waitVisible(t, "#room-nav")
+	p.waitAttr(t, "#rooms-toggle", "aria-expanded", "true")
+	check("the room drawer")
+	// Following a room of the drawer shows it, and closes the drawer.
+	p.click(t, `#rooms [data-room="lobby"] a`)
+	p.waitShown(t, "lobby", "/")
+	p.waitAttr(t, "#rooms-toggle", "aria-expanded", "false")
+	if p.isVisible(t, "#room-nav") {
+		t.Fatal("the drawer stays open after a room was chosen in it")
+	}
+}
+
+// isVisible reports whether the first element that matches css takes room
+// on the page.
+func (b *browser) isVisible(t *testing.T, css string) bool {
+	t.Helper()
+	var visible bool
+	b.eval(t, `(() => { const el = document.querySelector(`+jsString(css)+`);
+		return !!el && el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden"; })()`, &visible)
+	return visible
 }
