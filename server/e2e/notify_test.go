@@ -139,7 +139,8 @@ func (b *browser) storedChoice(t *testing.T) string {
 // and the room in the title and her text as the body; his own message
 // does not, nor does anything while he looks. Clicking it focuses the
 // window, closes it and stays in the room; coming back to the tab closes
-// the one still shown. The choice outlives a reload; turned off, nothing
+// the one still shown. A message in another joined room names that room,
+// and its notification's click shows it. The choice outlives a reload; turned off, nothing
 // shows. The page's Content-Security-Policy reports no violation (the
 // harness fails on any), and the console holds no error.
 func TestDesktopNotifications(t *testing.T) {
@@ -227,6 +228,29 @@ func TestDesktopNotifications(t *testing.T) {
 	if err != nil {
 		bob.fatalf(t, "back in sight: %v", err)
 	}
+
+	// A message in a joined room not shown: its notification names the
+	// room, and a click shows that room.
+	if err := ann.Open("design"); err != nil {
+		t.Fatal(err)
+	}
+	bob.typeText(t, "#room-input", "design")
+	bob.pressEnter(t, "#room-input")
+	bob.waitShown(t, "design", "/r/design")
+	bob.click(t, `#rooms [data-room="lobby"] a`)
+	bob.waitShown(t, "lobby", "/")
+	bob.eval(t, `window.chatSetHidden(true)`, nil)
+	if _, err := ann.SendIn("design", "in design"); err != nil {
+		t.Fatal(err)
+	}
+	notes = bob.waitNotes(t, 3)
+	if got := notes[2]; got.Title != "Ann in #design" || got.Options["body"] != "in design" || got.Options["tag"] != "design" {
+		t.Fatalf("the notification of design is %+v", got)
+	}
+	bob.eval(t, `window.chatNoteObjects[2].dispatchEvent(new Event("click"))`, nil)
+	bob.waitShown(t, "design", "/r/design")
+	bob.waitLine(t, "Ann: in design")
+	bob.eval(t, `window.chatSetHidden(false)`, nil)
 
 	// The choice outlives a reload.
 	open(t, bob.browser, ts.URL)
