@@ -288,6 +288,10 @@ type presence struct {
 	arrived    uint64
 	conns      int
 	leave      *time.Timer
+	// leaveGen counts the leave timers armed: a timer acts only if it is
+	// still the last one (Stop cannot stop one that has fired and waits
+	// for the room's lock).
+	leaveGen uint64
 }
 
 // publish is one Send waiting for its batch to be stored.
@@ -877,15 +881,19 @@ func (h *Hub) leave(m *membership, now bool) {
 		h.depart(r, p)
 	default:
 		user := c.user
-		p.leave = time.AfterFunc(h.cfg.PresenceGrace, func() { h.expire(r, user, p) })
+		p.leaveGen++
+		gen := p.leaveGen
+		p.leave = time.AfterFunc(h.cfg.PresenceGrace, func() { h.expire(r, user, p, gen) })
 	}
 }
 
-// expire announces that a user left, if it is still gone.
-func (h *Hub) expire(r *room, user string, p *presence) {
+// expire announces that a user left, if it is still gone and gen is the
+// last leave timer armed: a timer that fired while the user came back and
+// left again is stale, and the newer one announces it after its own grace.
+func (h *Hub) expire(r *room, user string, p *presence, gen uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.users[user] != p || p.conns > 0 {
+	if r.users[user] != p || p.conns > 0 || p.leaveGen != gen {
 		return
 	}
 	h.depart(r, p)

@@ -373,3 +373,40 @@ func TestHistorySharesTheReadBound(t *testing.T) {
 		t.Fatalf("ann got %#v, want the page of one message", events)
 	}
 }
+
+// TestStaleLeaveTimer: a leave timer that fired while its user came back
+// and left again (it waited for the room's lock) announces nothing; the
+// newer timer does, after its own grace period.
+func TestStaleLeaveTimer(t *testing.T) {
+	t.Parallel()
+	h := newHub(t, Config{PresenceGrace: time.Hour})
+	watcher := join(t, h, "w", 0)
+	first := join(t, h, "u", 0)
+	h.mu.Lock()
+	r := h.rooms[event.DefaultRoom]
+	h.mu.Unlock()
+	h.Leave(first)
+	r.mu.Lock()
+	p := r.users["u"]
+	stale := p.leaveGen
+	r.mu.Unlock()
+	second := join(t, h, "u", 0)
+	h.Leave(second)
+	drain(t, watcher)
+
+	h.expire(r, "u", p, stale) // the first timer, late
+	r.mu.Lock()
+	_, present := r.users["u"]
+	last := p.leaveGen
+	r.mu.Unlock()
+	if !present {
+		t.Fatal("a stale leave timer announced the departure before the last grace period")
+	}
+	if got := notices(drain(t, watcher)); len(got) != 0 {
+		t.Fatalf("a stale leave timer told the room %q", got)
+	}
+	h.expire(r, "u", p, last)
+	if got := notices(drain(t, watcher)); !slices.Equal(got, []string{"-u"}) {
+		t.Fatalf("the last leave timer told the room %q, want [-u]", got)
+	}
+}
