@@ -84,7 +84,8 @@ func TestChurn(t *testing.T) {
 	for _, c := range clients {
 		c.stop()
 		c.mu.Lock()
-		c.received = nil // the test's own record, not the server's memory
+		c.received = nil // the test's own records, not the server's memory
+		c.roster = roster{}
 		c.mu.Unlock()
 	}
 	var after runtime.MemStats
