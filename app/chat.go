@@ -144,6 +144,19 @@ func (c *Chat) OnNav(ctx goapp.Context) {
 	c.navigated(ctx.Page().URL().Path)
 }
 
+// OnPreRender shows, in the page the server renders, the room the address
+// names, so that the page does not change rooms when the WASM starts.
+func (c *Chat) OnPreRender(ctx goapp.Context) {
+	if c.mounted {
+		return // the WASM's page follows the address itself (OnNav)
+	}
+	if name, ok := roomOfPath(ctx.Page().URL().Path); ok {
+		c.current = name
+	} else {
+		c.badRoom = name
+	}
+}
+
 // navigated makes the room at path the one shown.
 func (c *Chat) navigated(path string) {
 	name, ok := roomOfPath(path)

@@ -20,13 +20,13 @@ func roomPath(room string) string {
 }
 
 // roomOfPath returns the room an address names: the lobby for "/" (and for
-// /r/lobby), the room after /r/ otherwise. ok is false for a name that
+// /r/ and /r/lobby), the room after /r/ otherwise. ok is false for a name that
 // event.ValidRoom refuses; name is then what the address holds, decoded,
 // for the page to show.
 func roomOfPath(path string) (name string, ok bool) {
 	rest, found := strings.CutPrefix(path, roomPrefix)
-	if !found {
-		return event.DefaultRoom, true
+	if !found || rest == "" {
+		return event.DefaultRoom, true // "/", or /r/ with no name
 	}
 	if u, err := url.PathUnescape(rest); err == nil {
 		rest = u

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chatwasm/chat/app"
+	"github.com/chatwasm/chat/app/event"
 	"github.com/chatwasm/chat/server"
 	"github.com/chatwasm/chat/server/servertest"
 )
@@ -75,6 +76,17 @@ func TestRoomPages(t *testing.T) {
 		}
 		if csp := resp.Header.Get("Content-Security-Policy"); csp != server.ContentSecurityPolicy {
 			t.Errorf("GET %s: Content-Security-Policy %q, want %q", path, csp, server.ContentSecurityPolicy)
+		}
+		// The page rendered on the server is the room's already, or the
+		// explanation of a name that is none.
+		want := `id="room-invalid"`
+		if name, _, _ := strings.Cut(strings.TrimPrefix(path, "/r/"), "?"); name == "" {
+			want = `#lobby</h2>`
+		} else if event.ValidRoom(name) {
+			want = `#` + name + `</h2>`
+		}
+		if !strings.Contains(body, want) {
+			t.Errorf("GET %s: the rendered page lacks %s", path, want)
 		}
 		if resp.Header.Get("ETag") == "" || resp.Header.Get("ETag") == rootResp.Header.Get("ETag") {
 			t.Errorf("GET %s: ETag %q, want one of its own (/ has %q)", path, resp.Header.Get("ETag"), rootResp.Header.Get("ETag"))

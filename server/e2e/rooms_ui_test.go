@@ -9,9 +9,6 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// roomsItems is the selector of the room list's entries.
-const roomsItems = `#rooms > *`
-
 // roomState is what a test reads of the room list and the address.
 type roomState struct {
 	Path    string   `json:"path"`
