@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"embed"
+	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/chatwasm/chat/app"
 	"github.com/chatwasm/chat/server"
+	"github.com/chatwasm/chat/server/bench"
 	"github.com/chatwasm/chat/server/store"
 )
 
@@ -35,13 +37,30 @@ var web embed.FS
 var version string
 
 func main() {
+	run := serve
+	if len(os.Args) > 1 && os.Args[1] == "bench" {
+		run = benchmark
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "chat:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
+// benchmark is `chat bench [flags]`, the load generator of package bench,
+// until its run ends or an interrupt stops it.
+func benchmark() error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := bench.Command(ctx, os.Args[2:], os.Stdout, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
+}
+
+// serve is the server: its flags, then serving until an interrupt.
+func serve() error {
 	addr := flag.String("addr", envOr("ADDR", ":3000"), "listen address (env ADDR)")
 	origins := flag.String("origins", os.Getenv("ORIGINS"),
 		"comma-separated extra origins allowed to open the WebSocket, e.g. chat.example.com,*.example.org (env ORIGINS)")
