@@ -69,8 +69,10 @@ type client struct {
 	end        error // why the connection ended before the run closed it
 
 	// delivered counts the distinct messages of this run that arrived, for
-	// the drain to poll.
+	// the drain to poll; lastFrame is when the last frame arrived (Unix ns),
+	// for the settle.
 	delivered atomic.Int64
+	lastFrame atomic.Int64
 }
 
 // connect dials the server, starts the reader and joins the client's room,
@@ -131,6 +133,7 @@ func (c *client) read() {
 			return
 		}
 		now := time.Now()
+		c.lastFrame.Store(now.UnixNano())
 		if c.joined {
 			c.handle(frame, now)
 		} else {

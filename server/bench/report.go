@@ -36,6 +36,10 @@ type Report struct {
 	// -ip-identities) or how the connection ended.
 	ConnectRefused map[string]int `json:"connect_refused"`
 	JoinRefused    map[string]int `json:"join_refused"`
+	// SettleTime is how long the server took, after the last join, to
+	// deliver what the joins queued (no frame for 100 ms), before the
+	// senders started; at most Config.Drain.
+	SettleTime time.Duration `json:"settle_time_ns"`
 
 	// Planned is Rate × Duration, the messages the senders were to send;
 	// Sent those written to the socket (fewer when a sender did not join or
@@ -145,6 +149,7 @@ func (r Report) String() string {
 	line("target", "%s: %d clients in %d room(s), %d senders at %g msg/s for %v", r.URL, r.Clients, r.Rooms, r.Senders, r.Rate, r.Duration)
 	line("connect+join", "%d of %d joined in %v; per client p50 %v, p99 %v, max %v",
 		r.Joined, r.Clients, ms(r.JoinTime), ms(r.JoinP50), ms(r.JoinP99), ms(r.JoinMax))
+	line("settle", "%v until no frame for %v (the joins' notices delivered)", ms(r.SettleTime), settleQuiet)
 	if len(r.ConnectRefused) > 0 {
 		line("refused at connect", "%s", counts(r.ConnectRefused))
 	}

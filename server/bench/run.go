@@ -14,10 +14,18 @@ import (
 	"github.com/chatwasm/chat/app/event"
 )
 
-// drainPoll is how often the drain checks whether every message arrived:
-// 10 ms adds at most that to a run, and summing the clients' counters that
-// often costs nothing beside the deliveries.
+// drainPoll is how often the settle and the drain check the clients'
+// counters: 10 ms adds at most that to a run, and reading them that often
+// costs nothing beside the deliveries.
 const drainPoll = 10 * time.Millisecond
+
+// settleQuiet is how long no client may receive a frame before the senders
+// start: 100 ms, since a server that keeps up writes a queued event within
+// milliseconds, so a pause that long means it wrote what the joins queued
+// (each join's notice to every member before it, N²/2 in a room of N),
+// which would otherwise delay the first messages and count in their
+// latency.
+const settleQuiet = 100 * time.Millisecond
 
 // run is the state of one Run that its clients and senders share.
 type run struct {
@@ -89,6 +97,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return rep, fmt.Errorf("bench: while connecting: %w", err)
 	}
 
+	rep.SettleTime = r.settle(ctx)
 	start := time.Now()
 	cpu0, cpuOK := selfCPU()
 	srv0, srvErr := time.Duration(0), errors.New("no server pid")
@@ -261,6 +270,32 @@ func (s *sender) run(ctx context.Context, start time.Time, total int64, senders 
 			return // the connection is gone; its reader says why
 		}
 		s.sent.Add(1)
+	}
+}
+
+// settle waits until no client received a frame for settleQuiet, or
+// cfg.Drain has passed (a server busy with other traffic is never quiet),
+// or ctx ends. It returns how long it waited.
+func (r *run) settle(ctx context.Context) time.Duration {
+	start := time.Now()
+	tick := time.NewTicker(drainPoll)
+	defer tick.Stop()
+	for {
+		var last int64
+		for _, c := range r.clients {
+			if c.ok {
+				last = max(last, c.lastFrame.Load())
+			}
+		}
+		now := time.Now()
+		if now.Sub(time.Unix(0, last)) >= settleQuiet || now.Sub(start) >= r.cfg.Drain {
+			return now.Sub(start)
+		}
+		select {
+		case <-ctx.Done():
+			return time.Since(start)
+		case <-tick.C:
+		}
 	}
 }
 
