@@ -88,6 +88,10 @@ func serve() error {
 	flag.Var(&joinTimeout, "join-timeout", "how long a WebSocket may stay open without joining (0: 60s, -1: no limit)")
 	flag.Var(&writeTimeout, "write-timeout", "how long one response other than the WebSocket may take to send (0: 2m, -1: no limit)")
 	flag.Var(&idleTimeout, "idle-timeout", "how long a keep-alive connection may wait for its next request (0: 10s, -1: no limit)")
+	flag.Usage = func() {
+		fmt.Fprint(flag.CommandLine.Output(), "usage: chat [flags]\n       chat bench [flags]  (the load generator: chat bench -h)\n\nFlags:\n")
+		flag.PrintDefaults()
+	}
 	flag.Parse()
 
 	trusted, err := server.ParsePrefixes(splitList(*proxies))
