@@ -186,6 +186,14 @@ func TestCommand(t *testing.T) {
 			t.Errorf("the JSON report lacks %q:\n%s", want, out.String())
 		}
 	}
+	out.Reset()
+	// -clients alone: the default 10 senders are cut to the clients.
+	if err := Command(context.Background(), []string{"-url", url, "-clients", "2", "-rate", "10", "-duration", "200ms"}, &out, &errOut); err != nil {
+		t.Errorf("-clients 2 alone: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "2 clients in 1 room(s), 2 senders") {
+		t.Errorf("-clients 2 alone did not run 2 senders:\n%s", out.String())
+	}
 	if err := Command(context.Background(), []string{"-clients", "0"}, &out, &errOut); err == nil {
 		t.Error("-clients 0 accepted")
 	}

@@ -51,7 +51,7 @@ func Command(ctx context.Context, args []string, out, errOut io.Writer) error {
 	var cfg Config
 	fs.StringVar(&cfg.URL, "url", DefaultURL, "the server's WebSocket endpoint (ws:// or wss://)")
 	fs.IntVar(&cfg.Clients, "clients", DefaultClients, "connections that join")
-	fs.IntVar(&cfg.Senders, "senders", 10, "clients that send, spread over the rooms (0: none, a join and memory test)")
+	fs.IntVar(&cfg.Senders, "senders", 10, "clients that send, spread over the rooms, at most -clients (0: none, a join and memory test)")
 	fs.Float64Var(&cfg.Rate, "rate", 100, "messages per second of all the senders together")
 	fs.DurationVar(&cfg.Duration, "duration", DefaultDuration, "how long the senders send")
 	fs.IntVar(&cfg.Rooms, "rooms", 1, "rooms the clients are spread over evenly (10 rooms of 10: many small rooms)")
@@ -70,6 +70,9 @@ func Command(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if cfg.Clients <= 0 {
 		return errors.New("bench: -clients must be 1 or more")
 	}
+	if !isSet(fs, "senders") {
+		cfg.Senders = min(cfg.Senders, cfg.Clients) // -clients 5 alone is a run, not an error
+	}
 	if cfg.Rooms <= 0 {
 		return errors.New("bench: -rooms must be 1 or more")
 	}
@@ -86,6 +89,13 @@ func Command(ctx context.Context, args []string, out, errOut io.Writer) error {
 		return fmt.Errorf("bench: the run was not clean: %s", strings.Join(p, "; "))
 	}
 	return nil
+}
+
+// isSet reports whether the flag name was given.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // write writes rep to out, as a table or as indented JSON.
