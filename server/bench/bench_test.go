@@ -108,6 +108,20 @@ func TestRooms(t *testing.T) {
 	}
 }
 
+// TestHeartbeat runs against a server that pings every 50 ms and drops a
+// client silent for 300 ms: the clients that only read stay, as they answer
+// each ping.
+func TestHeartbeat(t *testing.T) {
+	url := start(t, server.Config{HeartbeatInterval: 50 * time.Millisecond, HeartbeatTimeout: 300 * time.Millisecond})
+	rep := runFor(t, Config{URL: url, Clients: 3, Senders: 1, Rate: 2, Duration: 1500 * time.Millisecond})
+	if p := rep.Problems(); len(p) > 0 {
+		t.Errorf("problems: %v", p)
+	}
+	if rep.Expected != 3*3 || rep.Delivered != rep.Expected {
+		t.Errorf("delivered %d of %d expected, want 9 of 9", rep.Delivered, rep.Expected)
+	}
+}
+
 // TestRepeatedRun runs twice on one room: the second run's clients get the
 // first run's messages as history, and count none of them.
 func TestRepeatedRun(t *testing.T) {

@@ -69,8 +69,8 @@ type client struct {
 	end        error // why the connection ended before the run closed it
 
 	// delivered counts the distinct messages of this run that arrived, for
-	// the drain to poll; lastFrame is when the last frame arrived (Unix ns),
-	// for the settle.
+	// the drain to poll; lastFrame is when the last frame other than a ping
+	// arrived after the join (Unix ns), for the settle.
 	delivered atomic.Int64
 	lastFrame atomic.Int64
 }
@@ -133,7 +133,6 @@ func (c *client) read() {
 			return
 		}
 		now := time.Now()
-		c.lastFrame.Store(now.UnixNano())
 		if c.joined {
 			c.handle(frame, now)
 		} else {
@@ -205,8 +204,9 @@ func (c *client) handleUnjoined(frame []byte, now time.Time) {
 func (c *client) handle(frame []byte, now time.Time) {
 	if bytes.HasPrefix(frame, pingPrefix) {
 		c.pong()
-		return
+		return // not traffic: the settle waits for the others to stop
 	}
+	c.lastFrame.Store(now.UnixNano())
 	if bytes.Contains(frame, errorPrefix) {
 		eachLine(frame, errorPrefix, func(line []byte) {
 			events, _ := event.DecodeServer(line)

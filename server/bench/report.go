@@ -37,8 +37,8 @@ type Report struct {
 	ConnectRefused map[string]int `json:"connect_refused"`
 	JoinRefused    map[string]int `json:"join_refused"`
 	// SettleTime is how long the server took, after the last join, to
-	// deliver what the joins queued (no frame for 100 ms), before the
-	// senders started; at most Config.Drain.
+	// deliver what the joins queued (no frame but pings for 100 ms), before
+	// the senders started; at least 100 ms, at most Config.Drain.
 	SettleTime time.Duration `json:"settle_time_ns"`
 
 	// Planned is Rate × Duration, the messages the senders were to send;

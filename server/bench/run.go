@@ -273,15 +273,16 @@ func (s *sender) run(ctx context.Context, start time.Time, total int64, senders 
 	}
 }
 
-// settle waits until no client received a frame for settleQuiet, or
-// cfg.Drain has passed (a server busy with other traffic is never quiet),
-// or ctx ends. It returns how long it waited.
+// settle waits until no client received a frame other than a ping for
+// settleQuiet, and settleQuiet at least, or cfg.Drain has passed (a server
+// busy with other traffic is never quiet), or ctx ends. It returns how long
+// it waited.
 func (r *run) settle(ctx context.Context) time.Duration {
 	start := time.Now()
 	tick := time.NewTicker(drainPoll)
 	defer tick.Stop()
 	for {
-		var last int64
+		last := start.UnixNano() // a notice may still be on its way: wait settleQuiet at least
 		for _, c := range r.clients {
 			if c.ok {
 				last = max(last, c.lastFrame.Load())
