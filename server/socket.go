@@ -596,19 +596,28 @@ var ping, _ = event.Encode(event.Ping{})
 
 // write sends what the hub queues for the client, one frame per Next, and a
 // Ping every heartbeat interval, busy or not: the client's Pong is what
-// keeps a client that only reads from looking dead.
+// keeps a client that only reads from looking dead. Per frame it makes no
+// context, timer or allocation: the heartbeat is one timer reset after each
+// Ping, and the write timeout one timer armed around each write
+// (writeFrame), so that a write passes coder/websocket a context it need
+// not watch.
 func (c *conn) write(ctx context.Context) {
 	buf := make([]byte, 0, 512)
-	nextPing := time.Now().Add(c.srv.cfg.HeartbeatInterval)
+	interval := c.srv.cfg.HeartbeatInterval
+	heartbeat := time.NewTimer(interval)
+	defer heartbeat.Stop()
+	// The write timeout: armed while a write is under way, it ends the
+	// connection, which ends the write.
+	stalled := time.AfterFunc(time.Hour, func() { c.ws.CloseNow() })
+	stalled.Stop()
+	defer stalled.Stop()
+	pingDue := false
 	for {
 		var err error
-		nctx, cancel := context.WithDeadline(ctx, nextPing)
-		buf, err = c.client.Next(nctx, buf[:0])
-		cancel()
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			buf, err = buf[:0], nil
-		}
+		buf, err = c.client.NextUntil(ctx, buf[:0], heartbeat.C)
 		switch {
+		case errors.Is(err, hub.ErrIdle):
+			pingDue, err = true, nil
 		case errors.Is(err, hub.ErrSlowConsumer):
 			c.log.Info("closing slow consumer")
 			// The reader sees the close and ends the connection.
@@ -621,14 +630,24 @@ func (c *conn) write(ctx context.Context) {
 		case err != nil:
 			return
 		}
-		if !time.Now().Before(nextPing) {
+		if !pingDue {
+			// A busy connection still pings on time: the timer may
+			// have fired while a frame was taken.
+			select {
+			case <-heartbeat.C:
+				pingDue = true
+			default:
+			}
+		}
+		if pingDue {
 			// A frame of its own: a full frame has no room for it.
-			if !c.writeFrame(ctx, ping) {
+			if !c.writeFrame(stalled, ping) {
 				return
 			}
-			nextPing = time.Now().Add(c.srv.cfg.HeartbeatInterval)
+			pingDue = false
+			heartbeat.Reset(interval)
 		}
-		if len(buf) > 0 && !c.writeFrame(ctx, buf) {
+		if len(buf) > 0 && !c.writeFrame(stalled, buf) {
 			return
 		}
 		if cap(buf) > event.MaxServerFrameBytes {
@@ -637,12 +656,15 @@ func (c *conn) write(ctx context.Context) {
 	}
 }
 
-// writeFrame writes one frame within writeTimeout. On failure it drops the
-// socket, which ends the reader, and returns false.
-func (c *conn) writeFrame(ctx context.Context, frame []byte) bool {
-	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
-	err := c.ws.Write(wctx, websocket.MessageText, frame)
-	cancel()
+// writeFrame writes one frame within writeTimeout, armed on stalled, or
+// ends the connection. It reports whether the frame was written. The write
+// gets a context that is never done: coder/websocket then watches none,
+// and the connection's end (CloseNow, from stalled or the reader) ends a
+// write that waits.
+func (c *conn) writeFrame(stalled *time.Timer, frame []byte) bool {
+	stalled.Reset(writeTimeout)
+	err := c.ws.Write(context.Background(), websocket.MessageText, frame)
+	stalled.Stop()
 	if err != nil {
 		c.log.Debug("write failed", "err", err)
 		c.ws.CloseNow()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/chatwasm/chat/app/event"
 )
@@ -26,6 +27,9 @@ var (
 	ErrSlowConsumer = errors.New("slow consumer: outbound queue overflowed")
 	// ErrClosed is returned by Client.Next after Client.Close.
 	ErrClosed = errors.New("client closed")
+	// ErrIdle is returned by Client.NextUntil when its channel fired
+	// before anything was queued: the writer's heartbeat is due.
+	ErrIdle = errors.New("nothing queued before the deadline")
 )
 
 // Client is one connection's side of the hub: who it is, which rooms it is
@@ -318,6 +322,14 @@ func (c *Client) Drain() {
 // returns ErrSlowConsumer or ErrClosed once the client stopped (after
 // Drain, once the queue is empty), or ctx's error. Only one goroutine (the connection's writer) may call Next.
 func (c *Client) Next(ctx context.Context, buf []byte) ([]byte, error) {
+	return c.NextUntil(ctx, buf, nil)
+}
+
+// NextUntil is Next that also returns, with ErrIdle, when until fires
+// while nothing is queued. A writer passes the channel of one timer it
+// resets, its heartbeat's: a context with a deadline per frame would cost
+// an allocation and a runtime timer for every frame written.
+func (c *Client) NextUntil(ctx context.Context, buf []byte, until <-chan time.Time) ([]byte, error) {
 	for {
 		c.mu.Lock()
 		if c.err != nil {
@@ -363,6 +375,8 @@ func (c *Client) Next(ctx context.Context, buf []byte) ([]byte, error) {
 		}
 		select {
 		case <-c.wake:
+		case <-until:
+			return buf, ErrIdle
 		case <-ctx.Done():
 			return buf, ctx.Err()
 		}

@@ -357,3 +357,24 @@ func TestDrainDeliversQueuedThenCloses(t *testing.T) {
 		t.Fatalf("second Next after Drain: %v, want ErrClosed", err)
 	}
 }
+
+// TestNextUntil: NextUntil returns ErrIdle when its channel fires with
+// nothing queued, and what is queued otherwise, the channel unread.
+func TestNextUntil(t *testing.T) {
+	t.Parallel()
+	c := NewClient(0)
+	tick := make(chan time.Time, 1)
+	tick <- time.Now()
+	if buf, err := c.NextUntil(context.Background(), nil, tick); !errors.Is(err, ErrIdle) || len(buf) != 0 {
+		t.Fatalf("with nothing queued: %q, %v; want ErrIdle", buf, err)
+	}
+	c.Enqueue([]byte(`{"type":"ping"}`))
+	tick <- time.Now()
+	buf, err := c.NextUntil(context.Background(), nil, tick)
+	if err != nil || string(buf) != `{"type":"ping"}` {
+		t.Fatalf("with a frame queued: %q, %v", buf, err)
+	}
+	if len(tick) != 1 {
+		t.Fatal("NextUntil read its channel while a frame was queued")
+	}
+}
