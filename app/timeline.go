@@ -35,7 +35,9 @@ const gapText = "Some older messages are no longer available"
 // person has scrolled back to it.
 const beginningText = "Beginning of the conversation"
 
-// entry is one row of the message list.
+// entry is one row of the message list. An entry never changes once the
+// timeline holds it: the list's rows point at theirs, and a row whose
+// pointer did not change is not drawn again (row).
 type entry struct {
 	notice  bool
 	divider bool
