@@ -240,12 +240,13 @@ func messageParts(name, title, text string) []goapp.UI {
 	}
 }
 
-// row is one message, notice or divider of the room. go-app compares a
-// row's exported fields to decide whether to draw it again, and a pointer
-// is equal to itself at once: a row whose entry did not change (entries
-// never change once in the timeline) costs one comparison, and a row that
-// shows another entry (the window shifted under it) is drawn again. A
-// render of the list draws again only the rows that changed.
+// row is one message, notice or divider of the room. go-app draws a row
+// again when one of its exported fields changed, comparing a pointer with
+// reflect.DeepEqual, which returns at once when both point at the same
+// entry: a row whose entry stayed (entries never change once in the
+// timeline) costs a comparison or two, and a row that shows another entry
+// (the window shifted under it) is drawn again. A render of the list draws
+// again only the rows that changed.
 type row struct {
 	goapp.Compo
 	Entry *entry

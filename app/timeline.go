@@ -13,7 +13,7 @@ import (
 // row draws every row of the window again, and lays them all out: with 500
 // rows that took 50 to 75 ms in the browser, a stutter on every page as the
 // person scrolls back; with 200 (four pages of history, a dozen screens) it
-// takes 10 to 20 ms. One render never mounts more than go-app's 4,096
+// takes 10 to 25 ms. One render never mounts more than go-app's 4,096
 // queued components either, however many messages an Update brings.
 const MaxEntries = 200
 
