@@ -180,17 +180,15 @@ func (l *messageList) Render() goapp.UI {
 		goapp.Ul().ID(listID).Class("messages").Aria("live", "polite").
 			Aria("label", "Messages").TabIndex(0).OnScroll(l.onScroll).Body(
 			goapp.If(t.top != topNone, func() goapp.UI {
-				text, class := beginningText, "start"
 				if t.top == topPruned {
-					text, class = gapText, "pruned"
+					return &row{Entry: &prunedMark}
 				}
-				return &row{Divider: true, Class: class, Text: text}
+				return &row{Entry: &beginningMark}
 			}),
 			goapp.Range(rows).Slice(func(i int) goapp.UI {
-				e := rows[i]
-				r := &row{Notice: e.notice, Divider: e.divider, Own: e.own, User: e.user, Name: e.name, Text: e.text}
-				if e.time > 0 {
-					r.Time, r.Full = l.ago(e), e.full
+				r := &row{Entry: &rows[i]}
+				if rows[i].time > 0 {
+					r.Time = l.ago(rows[i])
 				}
 				return r
 			}),
@@ -242,21 +240,19 @@ func messageParts(name, title, text string) []goapp.UI {
 	}
 }
 
-// row is one message, notice or divider of the room. Its fields are scalars
-// so that go-app re-renders a row only when it changed.
+// row is one message, notice or divider of the room. go-app draws a row
+// again when one of its exported fields changed, comparing a pointer with
+// reflect.DeepEqual, which returns at once when both point at the same
+// entry: a row whose entry stayed (entries never change once in the
+// timeline) costs a comparison or two, and a row that shows another entry
+// (the window shifted under it) is drawn again. A render of the list draws
+// again only the rows that changed.
 type row struct {
 	goapp.Compo
-	Notice  bool
-	Divider bool
-	Own     bool
-	Class   string // a divider's kind: "start", "pruned" or none (a gap)
-	User    string
-	Name    string
-	Text    string
-	// Time is when the message was accepted, in words ("2 min ago"), and
-	// Full the exact time, on hover; both empty without a time.
+	Entry *entry
+	// Time is when the message was accepted, in words ("2 min ago");
+	// empty without a time.
 	Time string
-	Full string
 }
 
 // Render draws "You: text", "name: text", a notice ("You joined",
@@ -264,29 +260,31 @@ type row struct {
 // what a person typed in <bdi> and the person's colour and initial on their
 // messages and notices.
 func (r *row) Render() goapp.UI {
+	e := r.Entry
+	li := goapp.Li().Class(e.class)
+	if e.initial != "" {
+		li = li.Attr("data-initial", e.initial)
+	}
 	switch {
-	case r.Divider:
-		return goapp.Li().Class("divider", r.Class).Text(r.Text)
-	case r.Notice && r.Name == "":
-		return goapp.Li().Class("notice").Text(r.Text)
-	case r.Notice:
-		return personRow(goapp.Li().Class("notice"), r.User, r.Name).Body(
-			personName(r.User, r.Name),
-			goapp.Span().Class("verb").Text(" "+r.Text),
+	case e.divider, e.notice && e.name == "":
+		return li.Text(e.text)
+	case e.notice:
+		return li.Body(
+			goapp.Bdi().Class("name").Title(e.title).Text(e.name),
+			goapp.Span().Class("verb").Text(" "+e.text),
 		)
 	}
-	li := goapp.Li().Class("message")
-	name := r.Name
-	if r.Own {
-		li, name = li.Class("own"), event.ReservedName
+	name := e.name
+	if e.own {
+		name = event.ReservedName
 	}
-	li = personRow(li, r.User, r.Name).DataSet("status", StatusSent)
-	if r.Full != "" {
+	li = li.Attr("data-status", StatusSent)
+	if e.full != "" {
 		// The time shows through CSS (attr(data-time)), so that the row's
 		// text stays "name: text".
-		li = li.DataSet("time", r.Time).Title(r.Full)
+		li = li.Attr("data-time", r.Time).Title(e.full)
 	}
-	return li.Body(messageParts(name, personTitle(r.User, r.Name), r.Text)...)
+	return li.Body(messageParts(name, e.title, e.text)...)
 }
 
 // scrollMetrics is where a scrolled element stands, in CSS pixels.

@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	goapp "github.com/maxence-charriere/go-app/v10/pkg/app"
+
 	"github.com/chatwasm/chat/app/client"
 	"github.com/chatwasm/chat/app/event"
 )
@@ -82,4 +84,50 @@ func TestMessageListMarks(t *testing.T) {
 	html = renderCompo(t, &messageList{Timeline: &tl, Outbox: outbox, User: "me", Name: "Ann"})
 	mustContain(t, html, `<button class="new-messages" id="new-messages" type="button">New messages ↓</button>`)
 	mustNotContain(t, html, "waiting") // the end shown is not the newest
+}
+
+// benchPage hosts a messageList in a test engine, as the page does: its
+// Version changes with the timeline.
+type benchPage struct {
+	goapp.Compo
+	tl  *timeline
+	ctx goapp.Context
+}
+
+// OnPreRender keeps the context to dispatch changes with: natively, the
+// engine prerenders and never mounts.
+func (p *benchPage) OnPreRender(ctx goapp.Context) { p.ctx = ctx }
+
+func (p *benchPage) Render() goapp.UI {
+	return &messageList{Timeline: p.tl, Version: p.tl.version}
+}
+
+// BenchmarkMessageListPage renders a page of history going in above a full
+// window, the work of each page as a person scrolls back (the browser's
+// part, DOM and layout, aside).
+func BenchmarkMessageListPage(b *testing.B) {
+	const total = 1_000_000
+	var tl timeline
+	tl.joined(event.Joined{User: "me", Seq: total}, true)
+	for seq := uint64(total - MaxEntries + 1); seq <= total; seq++ {
+		tl.add(messageEntry(roomMessage(seq), "me"))
+	}
+	p := &benchPage{tl: &tl}
+	e := goapp.NewTestEngine()
+	if err := e.Load(p); err != nil {
+		b.Fatal(err)
+	}
+	e.ConsumeAll()
+	tl.scrolled(false)
+	b.ReportAllocs()
+	for b.Loop() {
+		p.ctx.Dispatch(func(goapp.Context) {
+			before, ok := tl.requestOlder()
+			if !ok {
+				b.Fatal("no page to ask for")
+			}
+			tl.prepend(historyPage(before, 1), "me")
+		})
+		e.ConsumeAll()
+	}
 }

@@ -80,9 +80,11 @@ func (b *browser) readFrames(t *testing.T) frameStats {
 // TestScrollPerformance pages a room of 10,000 messages back from the
 // newest to the oldest, a page of history at a time through the bounded
 // window: every page goes in above the last, in order, down to the first
-// message, and the list never holds more than app.MaxEntries rows. It logs
-// the long animation frames and long tasks of Chromium's performance
-// timeline (over 50 ms each) and the intervals between frames.
+// message, and the list never holds more than app.MaxEntries rows, while
+// the frames stay within maxFrame: at most one page in twenty has a frame
+// over it (the target is none). It logs the long animation frames and long
+// tasks of Chromium's performance timeline (over 50 ms each) and the
+// intervals between frames.
 func TestScrollPerformance(t *testing.T) { scrollPerformance(t, 10000) }
 
 // scrollPerformance is TestScrollPerformance in a room of total messages.
@@ -134,11 +136,18 @@ func scrollPerformance(t *testing.T, total int) {
 	t.Logf("paged back through %d messages in %d pages in %v", total, pages, elapsed.Round(time.Millisecond))
 	t.Logf("long animation frames %v; long tasks %v; frame intervals %v", s.LoAF, s.LongTasks, s.Frames)
 	t.Logf("long animation frames (ms after the watch began, duration, style and layout, scripts): %v", s.Long)
-	// The frames are logged, not asserted against maxFrame: most pages
-	// still take 50 to 75 ms on two cores shared with the server under
-	// the race detector, because go-app diffs rows by position and each
-	// page rewrites every row of the window. The paging itself is
-	// asserted above.
+	// The target is no frame over maxFrame. A page draws every row of the
+	// window again (go-app diffs by position) and takes 10 to 25 ms once
+	// the WebAssembly has warmed up, but the first pages, while V8 still
+	// compiles it, and any page when the two cores are busy with other
+	// work, can take 50 to 80. The test fails when more than one page in
+	// twenty had a frame over maxFrame, that is at p95 (with a window of
+	// 500 rows, 170 pages of 198 had one), and logs whether it met the
+	// target.
+	if limit := pages / 20; s.LoAF.N > limit {
+		t.Errorf("%d frames took over %d ms, more than %d (one page in twenty): %v", s.LoAF.N, maxFrame, limit, s.LoAF)
+	}
+	t.Logf("target no frame over %d ms met: %v", maxFrame, s.LoAF.N == 0)
 	if errs := ann.consoleErrors(); len(errs) != 0 {
 		t.Fatalf("console errors: %q", errs)
 	}
