@@ -109,6 +109,8 @@ func TestSessionRooms(t *testing.T) {
 	if _, err := ann.SendIn("design", "written offline"); err != nil {
 		t.Fatal(err)
 	}
+	// Stored before Ann is back: her offline message comes after it.
+	bob.waitRoomTexts(t, "design:to design", "design:from bob", "design:while ann is away")
 	if got := ann.Outbox(); len(got) != 1 || got[0].Room != "design" {
 		t.Fatalf("offline outbox %#v, want the design message", got)
 	}
