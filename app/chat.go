@@ -111,6 +111,22 @@ func (c *Chat) OnMount(ctx goapp.Context) {
 	// load it afresh.
 	c.onPage(win, "pagehide", func() { cancel() })
 	c.onPage(win, "pageshow", func() { win.Get("location").Call("reload") })
+	// Another tab opened a room: list it here too, live.
+	storage := goapp.FuncOf(func(_ goapp.Value, args []goapp.Value) any {
+		if len(args) > 0 && args[0].Get("key").String() == client.RoomsKey {
+			ctx.Dispatch(func(goapp.Context) {
+				if sess.OpenStored() {
+					c.rooms = sess.Rooms()
+				}
+			})
+		}
+		return nil
+	})
+	win.Call("addEventListener", "storage", storage)
+	c.release = append(c.release, func() {
+		win.Call("removeEventListener", "storage", storage)
+		storage.Release()
+	})
 	c.listen(win, "online", sess.Wake)
 	c.listen(win, "offline", sess.Drop)
 	// Hidden, the title and the app badge count others' new messages;

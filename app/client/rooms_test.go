@@ -198,6 +198,20 @@ func TestSessionRememberedRooms(t *testing.T) {
 	if err := tab2.Leave("b"); err != nil {
 		t.Fatal(err)
 	}
+	// A tab still open learns of the rooms another tab opened.
+	tab3 := newSession(SessionConfig{Tab: "3"})
+	if err := tab1.Open("d"); err != nil {
+		t.Fatal(err)
+	}
+	if !tab3.OpenStored() || strings.Join(tab3.Rooms(), " ") != "lobby a c d" {
+		t.Fatalf("rooms after OpenStored %q, want %q", tab3.Rooms(), "lobby a c d")
+	}
+	if tab3.OpenStored() {
+		t.Fatal("OpenStored opened rooms twice")
+	}
+	if err := tab1.Leave("d"); err != nil {
+		t.Fatal(err)
+	}
 	reload := newSession(SessionConfig{Tab: "1"})
 	if got := strings.Join(reload.Rooms(), " "); got != "lobby a c" {
 		t.Fatalf("rooms after a reload %q, want %q", got, "lobby a c")

@@ -397,6 +397,36 @@ func (s *Session) keepRooms(left []string) {
 	}
 }
 
+// RoomsKey is the Storage key under which a Session keeps the rooms it
+// opened: a page watching the browser's storage events for it learns that
+// another tab opened a room (see OpenStored).
+const RoomsKey = keyRooms
+
+// OpenStored opens the rooms Storage remembers that are not open here: those
+// another tab of the same browser opened since. It reports whether it
+// opened any. It never leaves a room: two tabs that open rooms at the same
+// moment may each store a list without the other's room, and a room closes
+// only when the person leaves it.
+func (s *Session) OpenStored() bool {
+	stored := s.storedRooms()
+	s.mu.Lock()
+	opened := false
+	for _, name := range stored {
+		if s.find(name) == nil && len(s.rooms) < event.MaxRoomsPerConn {
+			s.rooms = append(s.rooms, s.load(name))
+			opened = true
+		}
+	}
+	if opened {
+		s.outVer++ // their outboxes join the snapshot
+	}
+	s.mu.Unlock()
+	if opened {
+		s.signal(s.kick)
+	}
+	return opened
+}
+
 // Identity returns the stored identity; its Token is empty for a person the
 // server has not met yet.
 func (s *Session) Identity() Identity {

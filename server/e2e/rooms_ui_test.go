@@ -91,8 +91,9 @@ func (s roomState) unreadOf(room string) string {
 // it cold; a room not shown counts its unread messages exactly and shows
 // none of them; typing stays in its room; links, back and forward switch
 // rooms without a reload and keep each room's history; the list survives a
-// reload; leaving takes a room off it; an invalid name in the address is
-// explained, with a way back to the lobby.
+// reload, and shows at once the rooms another tab opened; leaving takes a
+// room off it; an invalid name in the address is explained, with a way back
+// to the lobby.
 func TestRooms(t *testing.T) {
 	_, ts := startServer(t, "e2e")
 	ann, bea := person{newBrowser(t), "Ann"}, person{newBrowser(t), "Bea"}
@@ -168,6 +169,17 @@ func TestRooms(t *testing.T) {
 	if n := count(ann.texts(t, messages), "You joined"); n != 1 {
 		t.Fatalf("the lobby says You joined %d times after the switches", n)
 	}
+
+	// Another tab of Ann's opens a room: her first tab lists it at once.
+	tab := ann.newTab(t)
+	open(t, tab, ts.URL+"/r/ops")
+	tab.waitShown(t, "ops", "/r/ops")
+	ann.waitRooms(t, "ops listed from the other tab", func(s roomState) bool {
+		return slices.Equal(s.Rooms, []string{"lobby", "design", "ops"})
+	})
+	tab.closeTab()
+	ann.click(t, `#rooms [data-room="ops"] .leave-button`)
+	ann.waitRooms(t, "ops left", func(s roomState) bool { return slices.Equal(s.Rooms, []string{"lobby", "design"}) })
 
 	// A reload keeps the list (stored in the browser), and the room shown.
 	ann.navigate(t, ts.URL+"/r/design")
