@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -91,16 +92,12 @@ func (c *Chat) OnMount(ctx goapp.Context) {
 	c.sess = sess
 	c.known = !sess.NeedsName()
 	c.outbox = sess.Outbox()
-	c.rooms = sess.Rooms()
-	c.navigated(goapp.Window().URL().Path)
+	c.rooms = sess.Rooms() // OnNav, next, shows the room of the address
 	cctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	ctx.Async(func() { _ = sess.Run(cctx) })
 	ctx.Async(func() { checkForUpdates(cctx) })
 
-	// Back online, or back in sight after the phone slept: reconnect now
-	// rather than at the end of the backoff. Offline: the socket is dead
-	// even if the browser does not say so for a while.
 	win := goapp.Window()
 	doc := win.Get("document")
 	// A page put in the back-forward cache is frozen: its socket would
@@ -109,24 +106,30 @@ func (c *Chat) OnMount(ctx goapp.Context) {
 	// the page goes. Restored, the page is as it was when left, with none
 	// of the rooms opened since in another page (stored in the browser):
 	// load it afresh.
-	c.onPage(win, "pagehide", func() { cancel() })
-	c.onPage(win, "pageshow", func() { win.Get("location").Call("reload") })
-	// Another tab opened a room: list it here too, live.
-	storage := goapp.FuncOf(func(_ goapp.Value, args []goapp.Value) any {
-		if len(args) > 0 && args[0].Get("key").String() == client.RoomsKey {
-			ctx.Dispatch(func(goapp.Context) {
-				if sess.OpenStored() {
-					c.rooms = sess.Rooms()
-				}
-			})
+	c.listenEvent(win, "pagehide", func(e goapp.Value) {
+		if e.Get("persisted").Truthy() {
+			cancel()
 		}
-		return nil
 	})
-	win.Call("addEventListener", "storage", storage)
-	c.release = append(c.release, func() {
-		win.Call("removeEventListener", "storage", storage)
-		storage.Release()
+	c.listenEvent(win, "pageshow", func(e goapp.Value) {
+		if e.Get("persisted").Truthy() {
+			win.Get("location").Call("reload")
+		}
 	})
+	// Another tab opened a room: list it here too, live.
+	c.listenEvent(win, "storage", func(e goapp.Value) {
+		if e.Get("key").String() != client.RoomsKey {
+			return
+		}
+		ctx.Dispatch(func(goapp.Context) {
+			if sess.OpenStored() {
+				c.rooms = sess.Rooms()
+			}
+		})
+	})
+	// Back online, or back in sight after the phone slept: reconnect now
+	// rather than at the end of the backoff. Offline: the socket is dead
+	// even if the browser does not say so for a while.
 	c.listen(win, "online", sess.Wake)
 	c.listen(win, "offline", sess.Drop)
 	// Hidden, the title and the app badge count others' new messages;
@@ -262,11 +265,9 @@ func (c *Chat) leaveRoom(name string) {
 	}
 }
 
-// toggleRooms opens or closes the room list's drawer. (roomList)
-func (c *Chat) toggleRooms() { c.drawer = !c.drawer }
-
-// onToggleRooms is the drawer button's click.
-func (c *Chat) onToggleRooms(ctx goapp.Context, e goapp.Event) { c.toggleRooms() }
+// onToggleRooms opens or closes the room list's drawer: the top bar's
+// button, on a narrow screen.
+func (c *Chat) onToggleRooms(ctx goapp.Context, e goapp.Event) { c.drawer = !c.drawer }
 
 // navigate moves the page to path as a link would, with a history entry:
 // OnNav follows.
@@ -296,30 +297,21 @@ func tabID(ctx goapp.Context) string {
 
 // listen calls f on the target's DOM event until dismount.
 func (c *Chat) listen(target goapp.Value, name string, f func()) {
-	fn := goapp.FuncOf(func(goapp.Value, []goapp.Value) any {
-		f()
+	c.listenEvent(target, name, func(goapp.Value) { f() })
+}
+
+// listenEvent calls f with the event on the target's DOM event until
+// dismount.
+func (c *Chat) listenEvent(target goapp.Value, name string, f func(e goapp.Value)) {
+	fn := goapp.FuncOf(func(_ goapp.Value, args []goapp.Value) any {
+		if len(args) > 0 {
+			f(args[0])
+		}
 		return nil
 	})
 	target.Call("addEventListener", name, fn)
 	c.release = append(c.release, func() {
 		target.Call("removeEventListener", name, fn)
-		fn.Release()
-	})
-}
-
-// onPage calls f on the window's pagehide or pageshow event when the page
-// goes to, or comes from, the back-forward cache (the event's persisted),
-// until dismount.
-func (c *Chat) onPage(win goapp.Value, name string, f func()) {
-	fn := goapp.FuncOf(func(_ goapp.Value, args []goapp.Value) any {
-		if len(args) > 0 && args[0].Get("persisted").Truthy() {
-			f()
-		}
-		return nil
-	})
-	win.Call("addEventListener", name, fn)
-	c.release = append(c.release, func() {
-		win.Call("removeEventListener", name, fn)
 		fn.Release()
 	})
 }
@@ -460,36 +452,13 @@ type applied struct {
 	unread       bool          // the hidden tab's count changed: show it
 }
 
-// eventRoom is the room an event of the Session is about; empty means the
-// lobby, as from a server that names none.
-func eventRoom(e event.Event) string {
-	var room string
-	switch e := e.(type) {
-	case event.Joined:
-		room = e.Room
-	case event.UserJoined:
-		room = e.Room
-	case event.UserLeft:
-		room = e.Room
-	case event.Message:
-		room = e.Room
-	case event.Typing:
-		room = e.Room
-	case event.History:
-		room = e.Room
-	}
-	if room == "" {
-		return event.DefaultRoom
-	}
-	return room
-}
-
 // apply folds an Update into the page's state, each event into its room's.
 func (c *Chat) apply(u client.Update) (a applied) {
 	c.state = u.State
 	now := nowMillis()
 	for _, e := range u.Events {
-		room := eventRoom(e)
+		// A server that names no room means the lobby.
+		room := cmp.Or(event.RoomOf(e), event.DefaultRoom)
 		v := c.viewOf(room)
 		switch e := e.(type) {
 		case event.Joined:

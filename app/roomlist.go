@@ -15,8 +15,6 @@ type roomPicker interface {
 	openRoom(draft string) bool
 	// leaveRoom closes a room and takes it off the list.
 	leaveRoom(name string)
-	// toggleRooms opens or closes the list on a narrow screen.
-	toggleRooms()
 }
 
 // roomItem is one room of the list: its name and unread count.

@@ -554,22 +554,10 @@ func (c *conn) limited(ctx context.Context, id, why string, limiters ...*rate.Li
 // refuse it: a Join's room (DefaultRoom when it names none), or the room of
 // a Send, Leave, Typing or HistoryRequest, empty when it names none.
 func namedRoom(e event.Event) string {
-	switch e := e.(type) {
-	case event.Join:
-		if e.Room == "" {
-			return event.DefaultRoom
-		}
-		return e.Room
-	case event.Leave:
-		return e.Room
-	case event.Send:
-		return e.Room
-	case event.Typing:
-		return e.Room
-	case event.HistoryRequest:
-		return e.Room
+	if _, ok := e.(event.Join); ok && event.RoomOf(e) == "" {
+		return event.DefaultRoom
 	}
-	return ""
+	return event.RoomOf(e)
 }
 
 // refuse answers an invalid frame with an Error event. The refusal is

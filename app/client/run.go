@@ -381,15 +381,6 @@ func (s *Session) write(ctx context.Context, conn *Conn, e event.Event) error {
 	return conn.Send(wctx, e)
 }
 
-// open returns the open room with name, or nil for a room left: what the
-// server still sends of it is not reported. s.mu is held.
-func (s *Session) open(name string) *room {
-	if name == "" {
-		name = s.first
-	}
-	return s.find(name)
-}
-
 // handle applies a frame's events, in order, and adds to u what the owner
 // must see.
 func (s *Session) handle(ctx context.Context, l *link, events []event.Event, u *Update) error {

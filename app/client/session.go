@@ -4,6 +4,7 @@ package client
 // (the server's fault tests, load tools) run Sessions as protocol clients.
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -322,16 +323,23 @@ func (s *Session) find(name string) *room {
 	return nil
 }
 
-// roomOf returns the open room with name, the first room when name is
-// empty, or ErrNoRoom. s.mu is held.
-func (s *Session) roomOf(name string) (*room, error) {
+// open returns the open room with name, the first room when name is
+// empty, or nil for a room not open (left: what the server still sends of
+// it is not reported). s.mu is held.
+func (s *Session) open(name string) *room {
 	if name == "" {
 		name = s.first
 	}
-	if r := s.find(name); r != nil {
+	return s.find(name)
+}
+
+// roomOf returns what open does, or ErrNoRoom for a room not open. s.mu is
+// held.
+func (s *Session) roomOf(name string) (*room, error) {
+	if r := s.open(name); r != nil {
 		return r, nil
 	}
-	return nil, fmt.Errorf("room %q: %w", name, ErrNoRoom)
+	return nil, fmt.Errorf("room %q: %w", cmp.Or(name, s.first), ErrNoRoom)
 }
 
 // outboxKey is the Storage key of a room's outbox for a tab.

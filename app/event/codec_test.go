@@ -482,3 +482,33 @@ func TestEncodeHistory(t *testing.T) {
 		})
 	}
 }
+
+// TestRoomOf: the room each kind of event names, and none for those that
+// have no room.
+func TestRoomOf(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		e    Event
+		want string
+	}{
+		{Join{Name: "a", Room: "r1"}, "r1"},
+		{Join{Name: "a"}, ""},
+		{Leave{Room: "r2"}, "r2"},
+		{Send{Room: "r3", Text: "x"}, "r3"},
+		{Typing{Room: "r4"}, "r4"},
+		{HistoryRequest{Room: "r5", Before: 2}, "r5"},
+		{Joined{Room: "r6"}, "r6"},
+		{UserJoined{Room: "r7"}, "r7"},
+		{UserLeft{Room: "r8"}, "r8"},
+		{Message{Room: "r9"}, "r9"},
+		{History{Room: "r10"}, "r10"},
+		{Error{Code: CodeAlreadyJoined, Room: "r11"}, "r11"},
+		{Ack{ID: "x"}, ""},
+		{Ping{}, ""},
+		{Pong{}, ""},
+	} {
+		if got := RoomOf(tt.e); got != tt.want {
+			t.Errorf("RoomOf(%#v) = %q, want %q", tt.e, got, tt.want)
+		}
+	}
+}

@@ -269,3 +269,37 @@ func (HistoryRequest) Type() Type { return TypeHistory }
 
 // Type implements Event.
 func (History) Type() Type { return TypeHistory }
+
+// RoomOf returns the room an event names: the Room of a Join, Leave, Send,
+// Typing, HistoryRequest, Joined, UserJoined, UserLeft, Message, History or
+// Error, empty when it names none; and empty for the events that have no
+// room (Ack, Ping, Pong). A client frame that names none means the
+// connection's only room (DefaultRoom, for a Join); a server event always
+// names its room, except Error.
+func RoomOf(e Event) string {
+	switch e := e.(type) {
+	case Join:
+		return e.Room
+	case Leave:
+		return e.Room
+	case Send:
+		return e.Room
+	case Typing:
+		return e.Room
+	case HistoryRequest:
+		return e.Room
+	case Joined:
+		return e.Room
+	case UserJoined:
+		return e.Room
+	case UserLeft:
+		return e.Room
+	case Message:
+		return e.Room
+	case History:
+		return e.Room
+	case Error:
+		return e.Room
+	}
+	return ""
+}
