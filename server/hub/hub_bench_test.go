@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -152,6 +153,61 @@ func BenchmarkHub_JoinBurst(b *testing.B) {
 			close(stop)
 			b.ReportMetric(float64(burst*b.N)/b.Elapsed().Seconds(), "joins/s")
 			b.ReportMetric(float64((<-worst).Microseconds())/1000, "publish-max-ms")
+		})
+	}
+}
+
+// BenchmarkHub_Fanout measures the fan-out step alone, as deliver runs it
+// once a batch is stored: one encoded message queued to every member of a
+// room of N, each member's queue drained by a goroutine as a writer would
+// (without the socket). One op is one message to all N members.
+// allocs/recipient is the heap allocations per member reached, counted
+// from the runtime's totals over the whole run, drainers included: the
+// figure the writer's design aims to bring to 0.
+func BenchmarkHub_Fanout(b *testing.B) {
+	for _, members := range []int{10, 1000} {
+		b.Run(fmt.Sprint("members=", members), func(b *testing.B) {
+			h := newHub(b, Config{})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var drained sync.WaitGroup
+			for i := range members {
+				c := join(b, h, fmt.Sprint("u", i), 64<<20)
+				drained.Go(func() {
+					buf := make([]byte, 0, event.MaxServerFrameBytes)
+					for {
+						var err error
+						if buf, err = c.Next(ctx, buf[:0]); err != nil {
+							return
+						}
+					}
+				})
+			}
+			r, err := h.room(ctx, event.DefaultRoom)
+			if err != nil {
+				b.Fatal(err)
+			}
+			msg, err := event.Encode(event.Message{Room: event.DefaultRoom, Seq: 1, ID: "m1", User: "u0", Name: "u0", Text: "hello, how is everyone doing today?", Time: 1000})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			b.ResetTimer()
+			for b.Loop() {
+				r.mu.Lock()
+				for m := range r.members {
+					m.enqueue(msg)
+				}
+				r.mu.Unlock()
+			}
+			b.StopTimer()
+			runtime.ReadMemStats(&after)
+			recipients := float64(b.N) * float64(members)
+			b.ReportMetric(float64(after.Mallocs-before.Mallocs)/recipients, "allocs/recipient")
+			b.ReportMetric(recipients/b.Elapsed().Seconds(), "deliveries/s")
+			cancel()
+			drained.Wait()
 		})
 	}
 }
