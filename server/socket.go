@@ -26,6 +26,11 @@ const writeTimeout = 10 * time.Second
 // frame of several instead of one write each (a write costs a syscall and a
 // frame header whatever its size); an idle connection still writes the
 // first event at once, and no event waits more than this for the gather.
+// Measured with chat bench (1000 clients, one room, 50 senders; server and
+// generator on a core each), p99 before → with 1 ms: 100 msg/s 197–311 →
+// 62–65 ms, 300 msg/s 1.3–1.5 s → 74–94 ms, 600 msg/s 1.7 s → 180–475 ms
+// (median 232). 0.5 ms and 2 ms were within the noise of 1 ms at 300 and
+// 600 msg/s (medians 68/213 ms and 80/311 ms): 1 ms is the middle.
 const coalesceDelay = time.Millisecond
 
 // conn is one WebSocket connection: a reader that decodes and applies the
