@@ -13,6 +13,18 @@ import (
 	"github.com/chatwasm/chat/app/event"
 )
 
+// discard takes c's frames as a connection's writer would, without the
+// socket, until ctx ends or c is stopped.
+func discard(ctx context.Context, c *Client) {
+	buf := make([]byte, 0, event.MaxServerFrameBytes)
+	for {
+		var err error
+		if buf, err = c.Next(ctx, buf[:0]); err != nil {
+			return
+		}
+	}
+}
+
 // BenchmarkHub_Publish measures messages stored (SQLite, one transaction per
 // batch, durable on return) and fanned out to a room of N members, each with
 // a writer goroutine draining its queue as a connection would (without the
@@ -28,15 +40,7 @@ func BenchmarkHub_Publish(b *testing.B) {
 			for i := range members {
 				c := join(b, h, fmt.Sprint("u", i), 64<<20)
 				clients = append(clients, c)
-				go func() {
-					buf := make([]byte, 0, event.MaxServerFrameBytes)
-					for {
-						var err error
-						if buf, err = c.Next(ctx, buf[:0]); err != nil {
-							return
-						}
-					}
-				}()
+				go discard(ctx, c)
 			}
 			const senders = 64
 			s := event.Send{Text: "hello, how is everyone doing today?"}
@@ -81,17 +85,8 @@ func BenchmarkHub_JoinBurst(b *testing.B) {
 			h := newHub(b, Config{History: history, PresenceGrace: time.Hour})
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			drainer := func(c *Client) {
-				buf := make([]byte, 0, event.MaxServerFrameBytes)
-				for {
-					var err error
-					if buf, err = c.Next(ctx, buf[:0]); err != nil {
-						return
-					}
-				}
-			}
 			ann := join(b, h, "ann", 64<<20)
-			go drainer(ann)
+			go discard(ctx, ann)
 			text := strings.Repeat("x", 200)
 			var last atomic.Uint64 // the room's last seq, as the publisher saw it
 			for range history {
@@ -132,7 +127,7 @@ func BenchmarkHub_JoinBurst(b *testing.B) {
 				for j := range clients {
 					c := NewClient(0)
 					clients[j] = c
-					go drainer(c)
+					go discard(ctx, c)
 					user := fmt.Sprintf("u%d-%d", i, j)
 					wg.Go(func() {
 						if err := h.Join(ctx, c, event.DefaultRoom, Identity{User: user, Name: user}, since); err != nil {
@@ -173,15 +168,7 @@ func BenchmarkHub_Fanout(b *testing.B) {
 			var drained sync.WaitGroup
 			for i := range members {
 				c := join(b, h, fmt.Sprint("u", i), 64<<20)
-				drained.Go(func() {
-					buf := make([]byte, 0, event.MaxServerFrameBytes)
-					for {
-						var err error
-						if buf, err = c.Next(ctx, buf[:0]); err != nil {
-							return
-						}
-					}
-				})
+				drained.Go(func() { discard(ctx, c) })
 			}
 			r, err := h.room(ctx, event.DefaultRoom)
 			if err != nil {
