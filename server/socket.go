@@ -123,11 +123,16 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 }
 
 // reserve counts one more WebSocket for the client IP key, or returns the
-// status and reason to refuse it with: 429 beyond Config.MaxConnsPerIP, 503
-// beyond Config.MaxConns.
+// status and reason to refuse it with: 503 once the server is closing, 429
+// beyond Config.MaxConnsPerIP, 503 beyond Config.MaxConns.
 func (s *Server) reserve(key string) (status int, reason string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.stopping {
+		// Refused before the upgrade: a client that was just closed with
+		// 1012 and redials at once is told once, and tries the next process.
+		return http.StatusServiceUnavailable, "the server is restarting: try again in a moment"
+	}
 	if s.cfg.MaxConns > 0 && s.sockets >= s.cfg.MaxConns {
 		return http.StatusServiceUnavailable, "the server is full: try again later"
 	}

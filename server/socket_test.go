@@ -704,6 +704,27 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 }
 
+// TestRestartRefusesUpgrades proves that once the server is closing for a
+// restart, a new WebSocket is refused with 503 before the upgrade, instead
+// of being accepted and closed with 1012 again: a client that redials at
+// once is told of the restart only once.
+func TestRestartRefusesUpgrades(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	srv, ts := servertest.Start(t, withGrace(server.Config{}))
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ws, resp, err := websocket.Dial(ctx, servertest.SocketURL(ts.URL), nil)
+	if err == nil {
+		ws.CloseNow()
+		t.Fatal("upgrade accepted while the server restarts")
+	}
+	if resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("dial during the restart: %v (response %v), want 503", err, resp)
+	}
+}
+
 // TestManyClients proves that many clients joining and sending at once each
 // receive every message exactly once, all in the same order, numbered 1, 2,
 // 3… without gaps. It uses client.Conn, the well-behaved client.
