@@ -57,6 +57,9 @@ type client struct {
 	joinc chan error    // the reader's answer to the join: nil once joined, or why not; buffered
 	done  chan struct{} // closed when the reader returns
 	ok    bool          // joined within connectTimeout: a member of its room for the whole run
+	// sender is the client's sender, nil for a client that only reads: its
+	// reader counts the sender's acknowledgements.
+	sender *sender
 
 	// The reader's.
 	joined     bool
@@ -217,6 +220,9 @@ func (c *client) handle(frame []byte, now time.Time) {
 			}
 		})
 	}
+	if c.sender != nil && bytes.Contains(frame, ackPrefix) {
+		c.sender.scanAcks(c.r, frame)
+	}
 	c.scan(frame, now)
 }
 
@@ -245,6 +251,9 @@ func (c *client) scan(frame []byte, now time.Time) {
 		got++
 		// The stamp and now are both this process's wall clock: no skew.
 		c.hist.record(time.Duration(nowNano - at))
+		if c.sender != nil && s == c.sender.index {
+			c.sender.echoed(at, now)
+		}
 	}
 	if got > 0 {
 		c.delivered.Add(got)

@@ -14,8 +14,10 @@ import (
 const usage = `usage: chat bench [flags]
 
 Loads a chat server with clients that join and senders that send at a fixed
-total rate, then reports deliveries per second (one message reaching one
-client), latency from send to arrival (p50, p99, max), deliveries lost and
+total rate (or, with -rate 0, as fast as the server acknowledges), then
+reports deliveries per second (one message reaching one client), latency
+from send to arrival (p50, p99, max), acknowledged messages per second and
+the time from a send to its acknowledgement, deliveries lost and
 duplicated after a drain, connect and join times, every refusal, the
 generator's CPU and, with -pid, the server's memory per connection and CPU.
 
@@ -52,7 +54,8 @@ func Command(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fs.StringVar(&cfg.URL, "url", DefaultURL, "the server's WebSocket endpoint (ws:// or wss://)")
 	fs.IntVar(&cfg.Clients, "clients", DefaultClients, "connections that join")
 	fs.IntVar(&cfg.Senders, "senders", 10, "clients that send, spread over the rooms, at most -clients (0: none, a join and memory test)")
-	fs.Float64Var(&cfg.Rate, "rate", 100, "messages per second of all the senders together")
+	fs.Float64Var(&cfg.Rate, "rate", 100, "messages per second of all the senders together (0: as fast as the server acknowledges, -window per sender in flight)")
+	fs.IntVar(&cfg.Window, "window", DefaultWindow, "with -rate 0, the sends each sender keeps unacknowledged")
 	fs.DurationVar(&cfg.Duration, "duration", DefaultDuration, "how long the senders send")
 	fs.IntVar(&cfg.Rooms, "rooms", 1, "rooms the clients are spread over evenly (10 rooms of 10: many small rooms)")
 	fs.StringVar(&cfg.Room, "room", DefaultRoom, `the room, or with -rooms above 1 the rooms' prefix ("bench-0", "bench-1", …)`)

@@ -1,8 +1,8 @@
 package bench
 
 import (
-	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/chatwasm/chat/app/event"
@@ -66,8 +66,14 @@ type Config struct {
 
 	// Rate is the messages per second of all the senders together, each
 	// sender taking an equal share at even intervals, staggered so that the
-	// total is even too. Required (above zero) when Senders is.
+	// total is even too. Zero value means as fast as the server
+	// acknowledges: each sender keeps Window sends unacknowledged for
+	// Duration, and the rate is what the server sustains.
 	Rate float64
+
+	// Window is how many sends each sender keeps unacknowledged when Rate
+	// is 0; unused otherwise. Zero value means DefaultWindow.
+	Window int
 
 	// Duration is how long the senders send; they send Rate × Duration
 	// messages in all. Zero value means DefaultDuration.
@@ -124,15 +130,18 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.ConnectConcurrency == 0 {
 		cfg.ConnectConcurrency = DefaultConnectConcurrency
 	}
+	if cfg.Window == 0 {
+		cfg.Window = DefaultWindow
+	}
 	switch {
 	case cfg.Clients < 0:
 		return cfg, fmt.Errorf("clients: %d is negative", cfg.Clients)
 	case cfg.Senders < 0 || cfg.Senders > cfg.Clients:
 		return cfg, fmt.Errorf("senders: %d is not between 0 and the %d clients", cfg.Senders, cfg.Clients)
-	case cfg.Senders > 0 && !(cfg.Rate > 0):
-		return cfg, errors.New("rate: the senders need a rate above 0 messages per second")
-	case cfg.Rate < 0:
-		return cfg, fmt.Errorf("rate: %g is negative", cfg.Rate)
+	case !(cfg.Rate >= 0) || math.IsInf(cfg.Rate, 1):
+		return cfg, fmt.Errorf("rate: %g is not a number of messages per second, 0 or more", cfg.Rate)
+	case cfg.Window < 0:
+		return cfg, fmt.Errorf("window: %d is negative", cfg.Window)
 	case cfg.Duration < 0:
 		return cfg, fmt.Errorf("duration: %v is negative", cfg.Duration)
 	case cfg.Rooms < 0 || cfg.Rooms > cfg.Clients:
@@ -161,7 +170,8 @@ func (cfg Config) roomName(k int) string {
 }
 
 // planned is how many messages the run sends in all when every sender
-// joined: Rate × Duration, rounded down.
+// joined: Rate × Duration, rounded down; 0 with Rate 0, which sends as many
+// as the server acknowledges.
 func (cfg Config) planned() int64 {
 	if cfg.Senders == 0 {
 		return 0

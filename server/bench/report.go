@@ -14,12 +14,14 @@ import (
 // writes in nanoseconds (hence the _ns names); memory is in bytes. A
 // delivery is one message reaching one client.
 type Report struct {
-	// The run's Config, with its defaults applied.
+	// The run's Config, with its defaults applied. Window is 0 unless Rate
+	// is: it is used with Rate 0 only.
 	URL      string        `json:"url"`
 	Clients  int           `json:"clients"`
 	Senders  int           `json:"senders"`
 	Rooms    int           `json:"rooms"`
 	Rate     float64       `json:"rate"`
+	Window   int           `json:"window"`
 	Duration time.Duration `json:"duration_ns"`
 
 	// Joined is how many clients joined. JoinTime is the connect phase, from
@@ -76,6 +78,20 @@ type Report struct {
 	LatencyP50 time.Duration `json:"latency_p50_ns"`
 	LatencyP99 time.Duration `json:"latency_p99_ns"`
 	LatencyMax time.Duration `json:"latency_max_ns"`
+	// Acked is how many sends were acknowledged: the sender's own copy of
+	// its message arrived, which the server queues only once the message is
+	// stored durably. AckedPerSec is Acked over the time from the first send
+	// to the last acknowledgement. AckP50, AckP99 and AckMax are the times
+	// from a send to its acknowledgement, within 3% as the latencies.
+	// AckEvents counts the sends answered by an ack event, which answers a
+	// resend of a message stored before: the generator never resends, so
+	// each is a first send the server took for a repeat (and did not store).
+	Acked       int64         `json:"acked"`
+	AckedPerSec float64       `json:"acked_per_sec"`
+	AckP50      time.Duration `json:"ack_p50_ns"`
+	AckP99      time.Duration `json:"ack_p99_ns"`
+	AckMax      time.Duration `json:"ack_max_ns"`
+	AckEvents   int64         `json:"ack_events"`
 	// Closed counts the joined clients whose connection ended before the
 	// run closed it, by reason ("close 4001 (slow consumer)").
 	Closed map[string]int `json:"closed"`
@@ -102,9 +118,13 @@ type Report struct {
 
 // newReport returns the empty Report of a run of cfg.
 func newReport(cfg Config) Report {
+	window := 0
+	if cfg.Rate == 0 {
+		window = cfg.Window
+	}
 	return Report{
 		URL: cfg.URL, Clients: cfg.Clients, Senders: cfg.Senders, Rooms: cfg.Rooms,
-		Rate: cfg.Rate, Duration: cfg.Duration, Planned: cfg.planned(),
+		Rate: cfg.Rate, Window: window, Duration: cfg.Duration, Planned: cfg.planned(),
 		ConnectRefused: map[string]int{}, JoinRefused: map[string]int{},
 		Refused: map[string]int64{}, Errors: map[string]int64{}, Closed: map[string]int{},
 	}
@@ -136,6 +156,9 @@ func (r Report) Problems() []string {
 	if r.Unexpected > 0 {
 		out = append(out, fmt.Sprintf("%d unexpected stamps", r.Unexpected))
 	}
+	if r.AckEvents > 0 {
+		out = append(out, fmt.Sprintf("%d first sends answered as already stored", r.AckEvents))
+	}
 	return out
 }
 
@@ -146,7 +169,11 @@ func (r Report) String() string {
 	line := func(name, format string, args ...any) {
 		fmt.Fprintf(w, "%s\t"+format+"\n", append([]any{name}, args...)...)
 	}
-	line("target", "%s: %d clients in %d room(s), %d senders at %g msg/s for %v", r.URL, r.Clients, r.Rooms, r.Senders, r.Rate, r.Duration)
+	rate := fmt.Sprintf("%g msg/s", r.Rate)
+	if r.Rate == 0 {
+		rate = fmt.Sprintf("as fast as acknowledged (window %d)", r.Window)
+	}
+	line("target", "%s: %d clients in %d room(s), %d senders at %s for %v", r.URL, r.Clients, r.Rooms, r.Senders, rate, r.Duration)
 	line("connect+join", "%d of %d joined in %v; per client p50 %v, p99 %v, max %v",
 		r.Joined, r.Clients, ms(r.JoinTime), ms(r.JoinP50), ms(r.JoinP99), ms(r.JoinMax))
 	line("settle", "%v until no frame for %v (the joins' notices delivered)", ms(r.SettleTime), settleQuiet)
@@ -161,7 +188,11 @@ func (r Report) String() string {
 			size(r.ServerRSSBefore), size(r.ServerRSSAfter), size(r.ServerRSSPerConn))
 	}
 	if r.Senders > 0 {
-		line("sent", "%d of %d planned in %v (%.1f msg/s)", r.Sent, r.Planned, ms(r.SendTime), r.SendRate)
+		if r.Rate == 0 {
+			line("sent", "%d in %v (%.1f msg/s)", r.Sent, ms(r.SendTime), r.SendRate)
+		} else {
+			line("sent", "%d of %d planned in %v (%.1f msg/s)", r.Sent, r.Planned, ms(r.SendTime), r.SendRate)
+		}
 		if len(r.Refused) > 0 {
 			line("sends refused", "%s", counts(r.Refused))
 		}
@@ -171,6 +202,11 @@ func (r Report) String() string {
 			line("unexpected", "%d stamps outside their room or unreadable", r.Unexpected)
 		}
 		line("latency", "p50 %v, p99 %v, max %v (send to arrival)", ms(r.LatencyP50), ms(r.LatencyP99), ms(r.LatencyMax))
+		line("acknowledged", "%d of %d sent, %.0f/s; p50 %v, p99 %v, max %v (send to the sender's own copy, stored)",
+			r.Acked, r.Sent, r.AckedPerSec, ms(r.AckP50), ms(r.AckP99), ms(r.AckMax))
+		if r.AckEvents > 0 {
+			line("taken for resends", "%d first sends answered with ack", r.AckEvents)
+		}
 	}
 	if len(r.Errors) > 0 {
 		line("error events", "%s", counts(r.Errors))

@@ -52,6 +52,13 @@ type sender struct {
 	client  *client
 	sent    atomic.Int64 // messages written to the socket
 	refused atomic.Int64 // of them, refused by the server with an error
+
+	// answered counts the sends echoed, acknowledged or refused, and wake
+	// (buffered, 1) is signalled with each, for a sender that waits for its
+	// window (Rate 0); acks is the echoes, counted by the client's reader.
+	answered atomic.Int64
+	wake     chan struct{}
+	acks     acks
 }
 
 // room is the index of the sender's room.
@@ -142,7 +149,9 @@ func newRun(cfg Config) *run {
 		r.clients = append(r.clients, &client{r: r, index: i, room: i % cfg.Rooms, joinc: make(chan error, 1)})
 	}
 	for j := range cfg.Senders {
-		r.senders = append(r.senders, &sender{index: j, client: r.clients[j]})
+		s := &sender{index: j, client: r.clients[j], wake: make(chan struct{}, 1)}
+		r.senders = append(r.senders, s)
+		r.clients[j].sender = s
 	}
 	return r
 }
@@ -209,12 +218,16 @@ feed:
 }
 
 // send runs the senders that joined until each sent its share of
-// cfg.planned(), or ctx ends.
+// cfg.planned(), or with Rate 0 for cfg.Duration, or until ctx ends.
 func (r *run) send(ctx context.Context, start time.Time, rep *Report) {
 	total := r.cfg.planned()
 	var wg sync.WaitGroup
 	for _, s := range r.senders {
-		if s.client.ok {
+		switch {
+		case !s.client.ok:
+		case r.cfg.Rate == 0:
+			wg.Go(func() { s.flood(ctx, start) })
+		default:
 			wg.Go(func() { s.run(ctx, start, total, len(r.senders)) })
 		}
 	}
@@ -261,16 +274,28 @@ func (s *sender) run(ctx context.Context, start time.Time, total int64, senders 
 			case <-timer.C:
 			}
 		}
-		text = appendStamp(text[:0], c.r.id, s.index, k, time.Now().UnixNano())
-		frame, err := event.Encode(event.Send{Room: room, ID: sendID(c.r.id, s.index, k), Text: string(text)})
-		if err != nil {
-			panic(err) // a Send of a stamp always encodes
+		var ok bool
+		if text, ok = s.write(room, k, text); !ok {
+			return
 		}
-		if err := c.ws.Write(background, websocket.MessageText, frame); err != nil {
-			return // the connection is gone; its reader says why
-		}
-		s.sent.Add(1)
 	}
+}
+
+// write sends message k of the sender to room, stamped now, building its
+// text in buf, and returns buf for the next; ok is false when the
+// connection is gone (its reader says why).
+func (s *sender) write(room string, k int64, buf []byte) (_ []byte, ok bool) {
+	c := s.client
+	buf = appendStamp(buf[:0], c.r.id, s.index, k, time.Now().UnixNano())
+	frame, err := event.Encode(event.Send{Room: room, ID: sendID(c.r.id, s.index, k), Text: string(buf)})
+	if err != nil {
+		panic(err) // a Send of a stamp always encodes
+	}
+	if err := c.ws.Write(background, websocket.MessageText, frame); err != nil {
+		return buf, false
+	}
+	s.sent.Add(1)
+	return buf, true
 }
 
 // settle waits until no client received a frame other than a ping for
@@ -343,6 +368,7 @@ func (r *run) onError(e event.Error) {
 	defer r.mu.Unlock()
 	if s, _, ok := parseSendID(r.id, e.ID); ok && s < len(r.senders) {
 		r.senders[s].refused.Add(1)
+		r.senders[s].answer()
 		r.refused[string(e.Code)]++
 		return
 	}
@@ -394,6 +420,7 @@ func (r *run) collect(rep *Report, start time.Time) {
 	rep.LatencyP50 = lat.quantile(0.50)
 	rep.LatencyP99 = lat.quantile(0.99)
 	rep.LatencyMax = lat.max
+	r.collectAcks(rep, start)
 	if !start.IsZero() && last.After(start) {
 		rep.DeliveriesPerSec = float64(rep.Delivered) / last.Sub(start).Seconds()
 	}
