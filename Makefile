@@ -20,7 +20,7 @@ TEST_FUZZTIME ?= 15s
 # The fuzz targets, as package:target.
 FUZZ_TARGETS := ./app/event:FuzzDecodeClient ./server/identity:FuzzVerify
 
-.PHONY: run build wasm test unit fuzz bench lint vet deps-build deps-test clean
+.PHONY: run build wasm test unit fuzz bench bench-go lint vet deps-build deps-test clean
 
 ## run: build everything and serve the chat at http://localhost:3000 (ADDR overrides).
 run: build
@@ -77,8 +77,17 @@ vet:
 	@if GOOS=js GOARCH=wasm $(GO) list -deps . | grep -E '/server|sqlite|nats'; then \
 		echo "the browser binary links server code"; exit 1; fi
 
-## bench: the benchmarks (hub fan-out, event encoding, …).
-bench:
+# Runs of each scenario of make bench, and its extra flags
+# (BENCH_FLAGS=-quick: fewer, shorter scenarios; -only REGEXP: some of them).
+BENCH_RUNS ?= 3
+BENCH_FLAGS ?=
+
+## bench: the load suite (bin/chat bench suite) against fresh servers, the median of BENCH_RUNS runs written to docs/PERFORMANCE.md; make bench BENCH_RUNS=1 BENCH_FLAGS=-quick to try it fast.
+bench: build
+	./$(BIN) bench suite -runs $(BENCH_RUNS) -doc docs/PERFORMANCE.md $(BENCH_FLAGS)
+
+## bench-go: the Go benchmarks (hub fan-out, event encoding, …).
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 # Tools the build needs: brotli for the precompressed client.

@@ -31,6 +31,9 @@ on the internet):
 and -max-conns -1 beyond 10,000 clients. Give -pid the server's process id
 when it runs on this machine.
 
+chat bench suite runs the standard scenarios against fresh servers and
+writes a table of them (chat bench suite -h).
+
 Exits with status 1 when the run was not clean: a client that did not join,
 a refused send, a closed connection, a delivery lost or duplicated.
 
@@ -43,7 +46,12 @@ Flags:
 // after printing the help for -h, the error of Run, or an error naming the
 // Report's problems, so that a script sees an unclean run in the exit
 // status.
+//
+// `chat bench suite [flags]` runs Suite instead.
 func Command(ctx context.Context, args []string, out, errOut io.Writer) error {
+	if len(args) > 0 && args[0] == "suite" {
+		return Suite(ctx, args[1:], out, errOut)
+	}
 	fs := flag.NewFlagSet("chat bench", flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	fs.Usage = func() {

@@ -4,12 +4,15 @@
 //
 // It opens Config.Clients WebSockets, joins each under a fresh name, spread
 // over Config.Rooms rooms, then makes Config.Senders of them send at a fixed
-// total rate for Config.Duration, and waits up to Config.Drain for every
-// message to reach every member of its room. The Report gives what an
+// total rate (or, with Rate 0, as fast as the server acknowledges) for
+// Config.Duration, and waits up to Config.Drain for every message to reach
+// every member of its room. The Report gives what an
 // operator sizes by: deliveries per second (one message reaching one
 // client), latency from send to arrival, what was lost or duplicated, how
-// long the joins took, what the server refused, and, given the server's
-// pid, its memory per connection and its CPU beside the generator's own.
+// long the joins took, what the server refused, how fast and how soon the
+// sends were acknowledged (stored durably), and, given the server's pid, its
+// memory per connection and its CPU beside the generator's own. Suite runs
+// the standard scenarios (make bench) against fresh servers it starts.
 //
 // It speaks the protocol of package event, and stays much cheaper than the
 // server it loads: each message's text carries a stamp (the run, the sender,
