@@ -18,6 +18,11 @@ import (
 // machine.
 const lighthouseTimeout = 3 * time.Minute
 
+// lighthouseTries is how many times a Lighthouse run is tried: 2, as on a
+// busy machine Lighthouse sometimes fails to record its trace
+// (NO_NAVSTART) and asks to be run again.
+const lighthouseTries = 2
+
 // page is what one Lighthouse run measured of the page: its performance
 // score (0 to 100), largest contentful paint and total blocking time, under
 // Lighthouse's mobile defaults (a simulated mid-range phone on a slow 4G).

@@ -204,7 +204,7 @@ func Suite(ctx context.Context, args []string, out, errOut io.Writer) error {
 		return fmt.Errorf("bench suite: %w", err)
 	}
 	if len(failed) > 0 {
-		return fmt.Errorf("bench suite: %d runs could not be made: %s", len(failed), strings.Join(failed, "; "))
+		return fmt.Errorf("bench suite: runs that could not be made: %s", strings.Join(failed, "; "))
 	}
 	return nil
 }
@@ -227,8 +227,8 @@ func (s *suite) header(quick bool) string {
 	if s.runs == 1 {
 		runs = "1 run"
 	}
-	return fmt.Sprintf("%s, commit %s, %s (%d cores); %s, %s, %s; sends of %v, fresh server and data directory each run, every limit off.",
-		time.Now().UTC().Format("2006-01-02 15:04 UTC"), gitCommit(s.doc), cpuModel(), runtime.NumCPU(), mode, runs, pin, s.duration)
+	return fmt.Sprintf("%s, commit %s, %s (%d cores, load average %s at the start); %s, %s, %s; sends of %v, fresh server and data directory each run, every limit off.",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), gitCommit(s.doc), cpuModel(), runtime.NumCPU(), loadAverage(), mode, runs, pin, s.duration)
 }
 
 // scenario runs sc s.runs times, each against a fresh server.
@@ -243,9 +243,13 @@ func (s *suite) scenario(ctx context.Context, sc scenario) result {
 		err := s.withServer(ctx, func(url string, pid int) error {
 			if sc.kind == kindLighthouse {
 				p, err := s.runLighthouse(ctx, url)
+				for try := 1; err != nil && try < lighthouseTries && ctx.Err() == nil; try++ {
+					fmt.Fprintf(s.log, "bench suite: %s run %d: %v; again\n", sc.name, i+1, err)
+					p, err = s.runLighthouse(ctx, url)
+				}
 				if err == nil {
 					res.pages = append(res.pages, p)
-					summary = fmt.Sprintf("score %.0f, LCP %v, TBT %v", p.Score, p.LCP, p.TBT)
+					summary = fmt.Sprintf("score %.0f, LCP %s, TBT %s", p.Score, fmtDur(p.LCP), fmtDur(p.TBT))
 				}
 				return err
 			}

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -209,6 +210,29 @@ func gitCommit(doc string) string {
 		id += " (with uncommitted changes)"
 	}
 	return id
+}
+
+// loadAverage is the system's load average over the last minute, from
+// /proc/loadavg, or "unknown": a suite run on a busy machine says so.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return parseLoadAverage(b)
+}
+
+// parseLoadAverage is the first field of a /proc/loadavg, "0.42 0.30 0.25
+// 1/123 4567", or "unknown".
+func parseLoadAverage(loadavg []byte) string {
+	f := strings.Fields(string(loadavg))
+	if len(f) == 0 {
+		return "unknown"
+	}
+	if _, err := strconv.ParseFloat(f[0], 64); err != nil {
+		return "unknown"
+	}
+	return f[0]
 }
 
 // cpuModel is the processor's name from /proc/cpuinfo, or the architecture

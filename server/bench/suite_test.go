@@ -113,6 +113,20 @@ func TestParseCPUModel(t *testing.T) {
 	}
 }
 
+// TestParseLoadAverage takes the one-minute load average of /proc/loadavg.
+func TestParseLoadAverage(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"15.86 15.92 14.72 12/845 23145\n", "15.86"},
+		{"", "unknown"},
+		{"busy 1 2", "unknown"},
+	} {
+		if got := parseLoadAverage([]byte(tc.in)); got != tc.want {
+			t.Errorf("parseLoadAverage(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
 // TestFormat writes medians, durations and rates as the table shows them.
 func TestFormat(t *testing.T) {
 	t.Parallel()
