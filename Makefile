@@ -18,7 +18,7 @@ TEST_TIMEOUT ?= 15m
 FUZZTIME ?= 5m
 TEST_FUZZTIME ?= 15s
 # The fuzz targets, as package:target.
-FUZZ_TARGETS := ./app/event:FuzzDecodeClient ./server/identity:FuzzVerify
+FUZZ_TARGETS := ./app/event:FuzzDecodeClient ./app/event:FuzzEncodePresence ./server/identity:FuzzVerify
 
 .PHONY: run build wasm test unit fuzz bench lint vet deps-build deps-test clean
 

@@ -39,8 +39,8 @@ func TestChatPresence(t *testing.T) {
 	mustNotContain(t, render(t, c), `id="presence"`) // nobody joined yet
 	c.apply(client.Update{State: client.StateConnected, Events: []event.Event{
 		event.Joined{User: "me", Name: "Ann", Token: "t", Members: []event.Member{{User: bob, Name: "Bob"}, {User: "me", Name: "Ann"}}},
-		event.UserJoined{User: carl, Name: "Carl"},
-		event.UserJoined{User: carl, Name: "Carl"}, // a second tab is not a second person
+		event.Presence{Joined: []event.Member{{User: carl, Name: "Carl"}}},
+		event.Presence{Joined: []event.Member{{User: carl, Name: "Carl"}}}, // a second tab is not a second person
 		event.Message{Seq: 1, User: carl, Name: "Carl", Text: "hi"},
 	}})
 	html := render(t, c)
@@ -63,7 +63,7 @@ func TestChatPresence(t *testing.T) {
 		t.Fatalf("%d entries marked as the person's own", n)
 	}
 
-	c.apply(client.Update{State: client.StateConnected, Events: []event.Event{event.UserLeft{User: bob, Name: "Bob"}}})
+	c.apply(client.Update{State: client.StateConnected, Events: []event.Event{event.Presence{Left: []event.Member{{User: bob, Name: "Bob"}}}}})
 	if got, want := presenceTexts(render(t, c)), []string{"Ann", "Carl"}; !slices.Equal(got, want) {
 		t.Fatalf("after Bob left, #presence reads %q, want %q", got, want)
 	}
