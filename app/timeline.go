@@ -50,8 +50,8 @@ type entry struct {
 	// second name; the row reads "<name>, <other> and <text>", and user
 	// is empty.
 	other string
-	text    string // a message's text, or the words after a notice's name
-	time    int64  // when the server accepted a message, Unix ms
+	text  string // a message's text, or the words after a notice's name
+	time  int64  // when the server accepted a message, Unix ms
 	// clock, date and full are time in words, computed once when the
 	// message arrives: the clock and the date for rows too old for a
 	// relative time, full for the hover title.
