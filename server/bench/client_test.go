@@ -93,3 +93,41 @@ func BenchmarkScan(b *testing.B) {
 		})
 	}
 }
+
+// TestPresenceList: a client's list starts from its joined, applies each
+// presence idempotently, counts the run's users only, and is right when it
+// holds the room's bench users, all and only them; a truncated one is
+// checked by its count.
+func TestPresenceList(t *testing.T) {
+	const run = "0a1b2c3d"
+	m := func(user string) event.Member { return event.Member{User: user, Name: "b " + run} }
+	person := event.Member{User: "p", Name: "Ada"} // not the run's: ignored
+	want := roomUsers{count: 3, sum: userHash("u1") ^ userHash("u2") ^ userHash("u3")}
+
+	var l presenceList
+	l.joined(event.Joined{Members: []event.Member{m("u1"), person, m("u2")}}, run)
+	if l.right(want) {
+		t.Fatal("right before u3 arrived")
+	}
+	l.apply(event.Presence{Joined: []event.Member{m("u2"), m("u3"), m("u9")}}) // u2 again: no change
+	if l.right(want) {
+		t.Fatal("right with u9, who is not in the room")
+	}
+	l.apply(event.Presence{Left: []event.Member{m("u9"), m("u8"), person}}) // u8 never listed: no change
+	if !l.right(want) {
+		t.Fatalf("not right with %v", l.users)
+	}
+	if n := l.count.Load(); n != 3 {
+		t.Fatalf("count %d, want 3", n)
+	}
+
+	var cut presenceList
+	cut.joined(event.Joined{Members: []event.Member{m("u1"), m("u3")}, MembersTruncated: true}, run)
+	if !cut.right(want) {
+		t.Fatal("a truncated list of 2 of 3 is not right by count")
+	}
+	cut.apply(event.Presence{Left: []event.Member{m("u1")}})
+	if cut.right(want) {
+		t.Fatal("a truncated list that lost one of its joined is right")
+	}
+}
