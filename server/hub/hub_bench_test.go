@@ -230,8 +230,10 @@ func BenchmarkHub_JoinStorm(b *testing.B) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			var got atomic.Int64 // Presence events to the members from before
+			var members []*Client
 			for i := range n {
 				c := NewClient(64 << 20)
+				members = append(members, c)
 				if err := h.Join(ctx, c, event.DefaultRoom, Identity{User: fmt.Sprint("m", i), Name: fmt.Sprint("m", i)}, 0); err != nil {
 					b.Fatal(err)
 				}
@@ -251,6 +253,13 @@ func BenchmarkHub_JoinStorm(b *testing.B) {
 					}
 					time.Sleep(time.Millisecond) // the tick's end
 				}
+				// The members' writers take what was sent.
+				for _, c := range members {
+					for c.queuedBytes() > 0 {
+						time.Sleep(100 * time.Microsecond)
+					}
+				}
+				time.Sleep(5 * time.Millisecond) // and count the last frame
 			}
 			settled()
 			got.Store(0)
