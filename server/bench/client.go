@@ -233,14 +233,8 @@ func (c *client) handle(frame []byte, now time.Time) {
 		})
 	}
 	if bytes.Contains(frame, presencePrefix) {
-		eachLine(frame, presencePrefix, func(line []byte) {
-			events, _ := event.DecodeServer(line)
-			for _, e := range events {
-				if e, ok := e.(event.Presence); ok && e.Room == c.r.cfg.roomName(c.room) {
-					c.people.apply(e)
-				}
-			}
-		})
+		room := c.r.cfg.roomName(c.room)
+		eachLine(frame, presencePrefix, func(line []byte) { c.people.applyLine(line, room) })
 	}
 	c.scan(frame, now)
 }

@@ -131,3 +131,38 @@ func TestPresenceList(t *testing.T) {
 		t.Fatal("a truncated list that lost one of its joined is right")
 	}
 }
+
+// TestPresenceLine: applyLine reads encoded presence events as apply does
+// the decoded ones: both lists, the run's users only, another room's
+// events ignored, and a line with an escape decoded instead.
+func TestPresenceLine(t *testing.T) {
+	const run = "0a1b2c3d"
+	m := func(user string) event.Member { return event.Member{User: user, Name: "b " + run} }
+	quoted := event.Member{User: "q", Name: `"quoted" ` + run} // escaped on the wire
+	var byLine, byEvent presenceList
+	byLine.joined(event.Joined{Members: []event.Member{m("u1"), m("u2")}}, run)
+	byEvent.joined(event.Joined{Members: []event.Member{m("u1"), m("u2")}}, run)
+	for _, p := range []event.Presence{
+		{Room: "bench", Joined: []event.Member{m("u2"), m("u3"), {User: "p", Name: "Ada"}}, Left: []event.Member{m("u1"), m("u9")}},
+		{Room: "bench", Joined: []event.Member{quoted}},
+		{Room: "other", Joined: []event.Member{m("u7")}},
+		{Room: "bench", Left: []event.Member{quoted, m("u3")}},
+	} {
+		lines, err := event.EncodePresence(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range lines {
+			byLine.applyLine(line, "bench")
+		}
+		if p.Room == "bench" {
+			byEvent.apply(p)
+		}
+		if byLine.count.Load() != byEvent.count.Load() || byLine.hash.Load() != byEvent.hash.Load() {
+			t.Fatalf("after %+v: by line %d users, by event %d", p, byLine.count.Load(), byEvent.count.Load())
+		}
+	}
+	if n := byLine.count.Load(); n != 1 {
+		t.Fatalf("%d users listed, want u2 alone", n)
+	}
+}

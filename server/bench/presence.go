@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"hash/maphash"
 	"strings"
@@ -24,9 +25,13 @@ func userHash(user string) uint64 { return maphash.String(presenceSeed, user) }
 // users' hashes for the run to compare with the room's bench users, so
 // that checking a client costs two loads, not a walk of its list.
 type presenceList struct {
-	users map[string]struct{} // the reader's
-	sum   uint64              // the reader's: XOR of userHash of users
-	tag   string              // the reader's: " " and the run's id
+	// The reader's: the listed users by userHash (a 64-bit hash stands
+	// for the id: no string kept per entry, and a collision among a few
+	// thousand ids is a chance in 10^12), the XOR of those hashes, and
+	// " " and the run's id, the end of its users' names.
+	users map[uint64]struct{}
+	sum   uint64
+	tag   string
 
 	// Published by the reader after each change.
 	count     atomic.Int64
@@ -37,7 +42,7 @@ type presenceList struct {
 
 // joined starts the list from a Joined's members, those of run.
 func (l *presenceList) joined(j event.Joined, run string) {
-	l.users = make(map[string]struct{}, len(j.Members))
+	l.users = make(map[uint64]struct{}, len(j.Members))
 	l.sum, l.tag = 0, " "+run
 	for _, m := range j.Members {
 		l.add(m)
@@ -57,12 +62,94 @@ func (l *presenceList) apply(p event.Presence) {
 		l.add(m)
 	}
 	for _, m := range p.Left {
-		if _, ok := l.users[m.User]; ok {
-			delete(l.users, m.User)
-			l.sum ^= userHash(m.User)
+		l.remove(m)
+	}
+	l.publish()
+}
+
+// remove takes m out, when it is one of the run's users and listed.
+func (l *presenceList) remove(m event.Member) {
+	if !strings.HasSuffix(m.Name, l.tag) {
+		return
+	}
+	h := userHash(m.User)
+	if _, ok := l.users[h]; ok {
+		delete(l.users, h)
+		l.sum ^= h
+	}
+}
+
+// applyLine applies one encoded presence event of room without decoding
+// it with encoding/json: a storm of joins sends every client thousands of
+// entries, and decoding them would make the generator, not the server,
+// the bottleneck of the connect phase. It reads the entries as Encode
+// writes them ({"user":"…","name":"…"}, "joined" before "left"); a line
+// with an escape in it, or of another room, goes to DecodeServer instead.
+func (l *presenceList) applyLine(line []byte, room string) {
+	if l.users == nil {
+		return
+	}
+	head := []byte(`{"type":"presence","room":"` + room + `"`)
+	if !bytes.HasPrefix(line, head) {
+		if bytes.HasPrefix(line, []byte(`{"type":"presence","room":"`)) && !bytes.Contains(line, []byte{'\\'}) {
+			return // another room's
+		}
+		l.decodeLine(line, room)
+		return
+	}
+	if bytes.IndexByte(line, '\\') >= 0 {
+		l.decodeLine(line, room)
+		return
+	}
+	rest := line[len(head):]
+	left := len(rest)
+	if i := bytes.Index(rest, []byte(`"left":[`)); i >= 0 {
+		left = i
+	}
+	userKey, nameKey := []byte(`{"user":"`), []byte(`","name":"`)
+	for at := 0; ; {
+		i := bytes.Index(rest[at:], userKey)
+		if i < 0 {
+			break
+		}
+		start := at + i + len(userKey)
+		j := bytes.Index(rest[start:], nameKey)
+		if j < 0 {
+			break
+		}
+		user := rest[start : start+j]
+		nameStart := start + j + len(nameKey)
+		k := bytes.IndexByte(rest[nameStart:], '"')
+		if k < 0 {
+			break
+		}
+		name := rest[nameStart : nameStart+k]
+		at = nameStart + k
+		if !bytes.HasSuffix(name, []byte(l.tag)) {
+			continue
+		}
+		h := maphash.Bytes(presenceSeed, user)
+		_, listed := l.users[h]
+		switch {
+		case start < left && !listed:
+			l.users[h] = struct{}{}
+			l.sum ^= h
+		case start > left && listed:
+			delete(l.users, h)
+			l.sum ^= h
 		}
 	}
 	l.publish()
+}
+
+// decodeLine applies a presence line that applyLine cannot read, decoded.
+func (l *presenceList) decodeLine(line []byte, room string) {
+	events, _ := event.DecodeServer(line)
+	for _, e := range events {
+		if p, ok := e.(event.Presence); ok && p.Room == room {
+			l.apply(p)
+		}
+	}
 }
 
 // add adds m, when it is one of the run's users and not listed.
@@ -70,9 +157,10 @@ func (l *presenceList) add(m event.Member) {
 	if !strings.HasSuffix(m.Name, l.tag) {
 		return
 	}
-	if _, ok := l.users[m.User]; !ok {
-		l.users[m.User] = struct{}{}
-		l.sum ^= userHash(m.User)
+	h := userHash(m.User)
+	if _, ok := l.users[h]; !ok {
+		l.users[h] = struct{}{}
+		l.sum ^= h
 	}
 }
 
