@@ -22,7 +22,7 @@ FUZZTIME ?= 5m
 # duration's deadline can end a run with a spurious "context deadline
 # exceeded" (a race in Go's fuzz coordinator, go.dev/issue/75804, unfixed in
 # Go 1.26), and a count has no deadline to race.
-FUZZ_TARGETS := ./app/event:FuzzDecodeClient:100000x ./server/identity:FuzzVerify:300000x
+FUZZ_TARGETS := ./app/event:FuzzDecodeClient:100000x ./app/event:FuzzEncodePresence:100000x ./server/identity:FuzzVerify:300000x
 
 .PHONY: run build wasm test unit fuzz bench lint vet deps-build deps-test clean
 

@@ -58,6 +58,12 @@ type client struct {
 	done  chan struct{} // closed when the reader returns
 	ok    bool          // joined within connectTimeout: a member of its room for the whole run
 
+	// user is the client's user id, set by the reader before it answers
+	// the join; people its presence list, kept from the joined and
+	// presence events.
+	user   string
+	people presenceList
+
 	// The reader's.
 	joined     bool
 	answered   bool       // joinc has the answer
@@ -90,7 +96,10 @@ func (c *client) connect(ctx context.Context) error {
 	c.ws = ws
 	c.done = make(chan struct{})
 	go c.read()
-	join, err := event.Encode(event.Join{Name: fmt.Sprint("b", c.index), Room: c.r.cfg.roomName(c.room)})
+	// The name ends with the run's id, so that the presence check counts
+	// this run's users only, not a person's or an earlier run's still in
+	// their grace period.
+	join, err := event.Encode(event.Join{Name: fmt.Sprintf("b%d %s", c.index, c.r.id), Room: c.r.cfg.roomName(c.room)})
 	if err != nil {
 		_ = ws.CloseNow()
 		return fmt.Errorf("join: %w", err)
@@ -180,8 +189,14 @@ func (c *client) handleUnjoined(frame []byte, now time.Time) {
 		switch e := e.(type) {
 		case event.Joined:
 			if e.Room == c.r.cfg.roomName(c.room) {
+				c.user = e.User
+				c.people.joined(e, c.r.id)
 				c.joined = true
 				c.answer(nil)
+			}
+		case event.Presence:
+			if e.Room == c.r.cfg.roomName(c.room) {
+				c.people.apply(e)
 			}
 		case event.Error:
 			if c.joined {
@@ -199,8 +214,8 @@ func (c *client) handleUnjoined(frame []byte, now time.Time) {
 }
 
 // handle handles a frame after the join without decoding it: a ping is
-// always a frame of its own, an error is found by its prefix and decoded,
-// and the stamps are counted.
+// always a frame of its own, an error or a presence event is found by its
+// prefix and decoded, and the stamps are counted.
 func (c *client) handle(frame []byte, now time.Time) {
 	if bytes.HasPrefix(frame, pingPrefix) {
 		c.pong()
@@ -216,6 +231,10 @@ func (c *client) handle(frame []byte, now time.Time) {
 				}
 			}
 		})
+	}
+	if bytes.Contains(frame, presencePrefix) {
+		room := c.r.cfg.roomName(c.room)
+		eachLine(frame, presencePrefix, func(line []byte) { c.people.applyLine(line, room) })
 	}
 	c.scan(frame, now)
 }
