@@ -16,6 +16,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -87,6 +88,7 @@ func serve() error {
 	tokenAge := flag.Duration("token-age", 0, "how long an identity token stays valid; each join renews it (0: 720h)")
 	flag.Var(&joinTimeout, "join-timeout", "how long a WebSocket may stay open without joining (0: 60s, -1: no limit)")
 	flag.Var(&writeTimeout, "write-timeout", "how long one response other than the WebSocket may take to send (0: 2m, -1: no limit)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file, for go tool pprof (load tests; off when empty)")
 	flag.Var(&idleTimeout, "idle-timeout", "how long a keep-alive connection may wait for its next request (0: 10s, -1: no limit)")
 	flag.Usage = func() {
 		fmt.Fprint(flag.CommandLine.Output(), "usage: chat [flags]\n       chat bench [flags]  (the load generator: chat bench -h)\n\nFlags:\n")
@@ -134,9 +136,36 @@ func serve() error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	if *cpuProfile != "" {
+		stopProfile, err := profileCPU(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return srv.Run(ctx, ln)
+}
+
+// profileCPU starts a CPU profile written to path; the returned function
+// stops it and closes the file, which makes it complete. A profile of a load
+// test shows where the server's time goes (go tool pprof -top bin/chat path).
+func profileCPU(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "chat: -cpuprofile:", err)
+		}
+	}, nil
 }
 
 // envOr returns the environment variable's value, or def when it is unset.

@@ -25,9 +25,9 @@ func TestAttentionCountsOthersWhileHidden(t *testing.T) {
 	a = c.apply(client.Update{Events: []event.Event{
 		roomMessage(3),
 		event.Message{Room: event.DefaultRoom, Seq: 4, User: "me", Name: "Ann", Text: "mine"},
-		event.UserJoined{User: "u3", Name: "Cy"},
+		event.Presence{Joined: []event.Member{{User: "u3", Name: "Cy"}}},
 		roomMessage(5),
-		event.UserLeft{User: "u3", Name: "Cy"},
+		event.Presence{Left: []event.Member{{User: "u3", Name: "Cy"}}},
 	}})
 	if !a.unread || c.away.unread != 2 {
 		t.Fatalf("unread %d (changed %v), want the 2 messages of others", c.away.unread, a.unread)

@@ -477,16 +477,15 @@ func (c *Chat) apply(u client.Update) (a applied) {
 				}
 				a.historyAgain[room] = again
 			}
-		case event.UserJoined:
-			if present(v.members, e.User) {
-				continue // already here: no news
+		case event.Presence:
+			// Applied idempotently: only what changes the list is news.
+			var arrived, gone []event.Member
+			v.members, arrived, gone = applyPresence(v.members, e, c.user)
+			for _, m := range e.Left { // listed or not (a truncated list)
+				v.typists = withoutTypist(v.typists, m.User)
 			}
-			v.members = withMember(v.members, event.Member{User: e.User, Name: e.Name})
-			v.timeline.add(entry{notice: true, user: e.User, name: e.Name, text: "connected"})
-		case event.UserLeft:
-			v.members = withoutMember(v.members, e.User)
-			v.typists = withoutTypist(v.typists, e.User)
-			v.timeline.add(entry{notice: true, user: e.User, name: e.Name, text: "disconnected"})
+			v.timeline.presence(arrived, "connected")
+			v.timeline.presence(gone, "disconnected")
 		case event.Message:
 			v.timeline.add(messageEntry(e, c.user))
 			// Their message is what they were typing.

@@ -119,10 +119,10 @@ func TestChatConversation(t *testing.T) {
 	c := &Chat{state: client.StateConnected, mounted: true}
 	c.apply(client.Update{State: client.StateConnected, Events: []event.Event{
 		event.Joined{Room: event.DefaultRoom, User: "me", Name: "Ann", Token: "t"},
-		event.UserJoined{Room: event.DefaultRoom, User: "u2", Name: "Bob"},
+		event.Presence{Room: event.DefaultRoom, Joined: []event.Member{{User: "u2", Name: "Bob"}}},
 		event.Message{Room: event.DefaultRoom, Seq: 1, User: "me", Name: "Ann", Text: "hi Bob"},
 		event.Message{Room: event.DefaultRoom, Seq: 2, User: "u2", Name: "Bob", Text: `<img src=x onerror=alert(1)>`},
-		event.UserLeft{Room: event.DefaultRoom, User: "u2", Name: "Bob"},
+		event.Presence{Room: event.DefaultRoom, Left: []event.Member{{User: "u2", Name: "Bob"}}},
 	}})
 	html := render(t, c)
 	mustContain(t, html,
@@ -356,10 +356,10 @@ func TestChatTellsPeopleApart(t *testing.T) {
 	c := &Chat{state: client.StateConnected, mounted: true}
 	c.apply(client.Update{State: client.StateConnected, Events: []event.Event{
 		event.Joined{User: second, Name: "Ann", Token: "t"},
-		event.UserJoined{User: first, Name: "Ann"},
+		event.Presence{Joined: []event.Member{{User: first, Name: "Ann"}}},
 		event.Message{Seq: 1, User: first, Name: "Ann", Text: "I am Ann"},
 		event.Message{Seq: 2, User: second, Name: "Ann", Text: "so am I"},
-		event.UserLeft{User: first, Name: "Ann"},
+		event.Presence{Left: []event.Member{{User: first, Name: "Ann"}}},
 	}})
 	html := render(t, c)
 	tests := []struct {
@@ -389,7 +389,7 @@ func TestChatIsolatesWhatPeopleTyped(t *testing.T) {
 	t.Parallel()
 	c := &Chat{state: client.StateConnected, mounted: true, user: "me", name: "Ann"}
 	c.apply(client.Update{State: client.StateConnected, Events: []event.Event{
-		event.UserJoined{User: "u2", Name: "\u202eecila"},
+		event.Presence{Joined: []event.Member{{User: "u2", Name: "\u202eecila"}}},
 		event.Message{Seq: 1, User: "u2", Name: "\u202eecila", Text: "\u202eolleh"},
 		event.Message{Seq: 2, User: "u3", Name: "عمر", Text: "سلام hello"},
 	}})

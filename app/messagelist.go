@@ -256,7 +256,8 @@ type row struct {
 }
 
 // Render draws "You: text", "name: text", a notice ("You joined",
-// "name connected", "name disconnected") or a divider, always as text, with
+// "name connected", "name disconnected", "name, name and n others
+// connected") or a divider, always as text, with
 // what a person typed in <bdi> and the person's colour and initial on their
 // messages and notices.
 func (r *row) Render() goapp.UI {
@@ -268,6 +269,13 @@ func (r *row) Render() goapp.UI {
 	switch {
 	case e.divider, e.notice && e.name == "":
 		return li.Text(e.text)
+	case e.other != "":
+		return li.Body(
+			goapp.Bdi().Class("name").Text(e.name),
+			goapp.Span().Text(", "),
+			goapp.Bdi().Class("name").Text(e.other),
+			goapp.Span().Class("verb").Text(" and "+e.text),
+		)
 	case e.notice:
 		return li.Body(
 			goapp.Bdi().Class("name").Title(e.title).Text(e.name),

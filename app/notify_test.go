@@ -273,7 +273,7 @@ func TestNotifyOthersWhileHidden(t *testing.T) {
 	update(
 		event.Message{Room: event.DefaultRoom, Seq: 3, User: "u2", Name: "Bob", Text: `<b>hi</b> & "bye"`},
 		event.Message{Room: event.DefaultRoom, Seq: 4, User: "me", Name: "Ann", Text: "mine"},
-		event.UserJoined{Room: event.DefaultRoom, User: "u3", Name: "Cy"},
+		event.Presence{Room: event.DefaultRoom, Joined: []event.Member{{User: "u3", Name: "Cy"}}},
 	)
 	want := []shownNote{{"Bob in #lobby", `<b>hi</b> & "bye"`, event.DefaultRoom}}
 	if !slices.Equal(api.shown, want) {

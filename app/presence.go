@@ -50,6 +50,51 @@ func (p *presenceList) Render() goapp.UI {
 	)
 }
 
+// applyPresence applies p to people idempotently, as event.Presence asks:
+// each of p.Joined not listed goes at the end, in order; each of p.Left
+// listed goes out; the others change nothing. The person's own user (self)
+// is never taken out: it is present as long as this page is. It returns
+// the new list (people itself when nothing changed) and who it actually
+// added and removed, the news to show. It costs one pass over people and
+// p, however many people both hold.
+func applyPresence(people []event.Member, p event.Presence, self string) (out, arrived, gone []event.Member) {
+	if len(p.Joined) == 0 && len(p.Left) == 0 {
+		return people, nil, nil
+	}
+	at := make(map[string]bool, len(people)+len(p.Joined))
+	for _, m := range people {
+		at[m.User] = true
+	}
+	for _, m := range p.Joined {
+		if !at[m.User] {
+			at[m.User] = true
+			arrived = append(arrived, m)
+		}
+	}
+	leaving := make(map[string]bool, len(p.Left))
+	for _, m := range p.Left {
+		if at[m.User] && m.User != self && !leaving[m.User] {
+			leaving[m.User] = true
+			gone = append(gone, m)
+		}
+	}
+	if len(arrived) == 0 && len(gone) == 0 {
+		return people, nil, nil
+	}
+	out = make([]event.Member, 0, len(people)+len(arrived))
+	for _, m := range people {
+		if !leaving[m.User] {
+			out = append(out, m)
+		}
+	}
+	for _, m := range arrived {
+		if !leaving[m.User] {
+			out = append(out, m)
+		}
+	}
+	return out, arrived, gone
+}
+
 // present reports whether user is among people.
 func present(people []event.Member, user string) bool {
 	return slices.ContainsFunc(people, func(p event.Member) bool { return p.User == user })
@@ -62,14 +107,4 @@ func withMember(people []event.Member, m event.Member) []event.Member {
 		return people
 	}
 	return append(slices.Clip(people), m)
-}
-
-// withoutMember returns people without user, as a new slice when it was
-// there.
-func withoutMember(people []event.Member, user string) []event.Member {
-	i := slices.IndexFunc(people, func(p event.Member) bool { return p.User == user })
-	if i < 0 {
-		return people
-	}
-	return slices.Delete(slices.Clone(people), i, i+1)
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -25,8 +26,8 @@ func presenceTexts(page string) []string {
 	return out
 }
 
-// TestChatPresence: the list starts from Joined.Members and follows
-// UserJoined and UserLeft; each person is there once, in the colour and
+// TestChatPresence: the list starts from Joined.Members and follows the
+// Presence events; each person is there once, in the colour and
 // with the initial of their messages, the person's own entry marked, and
 // every entry reads the name alone.
 func TestChatPresence(t *testing.T) {
@@ -39,8 +40,8 @@ func TestChatPresence(t *testing.T) {
 	mustNotContain(t, render(t, c), `id="presence"`) // nobody joined yet
 	c.apply(client.Update{State: client.StateConnected, Events: []event.Event{
 		event.Joined{User: "me", Name: "Ann", Token: "t", Members: []event.Member{{User: bob, Name: "Bob"}, {User: "me", Name: "Ann"}}},
-		event.UserJoined{User: carl, Name: "Carl"},
-		event.UserJoined{User: carl, Name: "Carl"}, // a second tab is not a second person
+		event.Presence{Joined: []event.Member{{User: carl, Name: "Carl"}}},
+		event.Presence{Joined: []event.Member{{User: carl, Name: "Carl"}}}, // a second tab is not a second person
 		event.Message{Seq: 1, User: carl, Name: "Carl", Text: "hi"},
 	}})
 	html := render(t, c)
@@ -63,7 +64,7 @@ func TestChatPresence(t *testing.T) {
 		t.Fatalf("%d entries marked as the person's own", n)
 	}
 
-	c.apply(client.Update{State: client.StateConnected, Events: []event.Event{event.UserLeft{User: bob, Name: "Bob"}}})
+	c.apply(client.Update{State: client.StateConnected, Events: []event.Event{event.Presence{Left: []event.Member{{User: bob, Name: "Bob"}}}}})
 	if got, want := presenceTexts(render(t, c)), []string{"Ann", "Carl"}; !slices.Equal(got, want) {
 		t.Fatalf("after Bob left, #presence reads %q, want %q", got, want)
 	}
@@ -80,5 +81,78 @@ func TestChatPresence(t *testing.T) {
 	c.apply(client.Update{State: client.StateConnected, Events: []event.Event{event.Joined{User: "me", Name: "Ann", Token: "t"}}})
 	if got, want := presenceTexts(render(t, c)), []string{"Ann"}; !slices.Equal(got, want) {
 		t.Fatalf("after a Joined without members, #presence reads %q, want %q", got, want)
+	}
+}
+
+// TestApplyPresence: a Presence is applied idempotently: a user listed is
+// not added again, one not listed is not removed, the person's own user is
+// never removed; only what changed is reported, in order.
+func TestApplyPresence(t *testing.T) {
+	t.Parallel()
+	m := func(u string) event.Member { return event.Member{User: u, Name: "name-" + u} }
+	users := func(ms []event.Member) []string {
+		var out []string
+		for _, x := range ms {
+			out = append(out, x.User)
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		name                string
+		people              []string
+		p                   event.Presence
+		want, arrived, gone []string
+	}{
+		{"nothing", []string{"me", "a"}, event.Presence{}, []string{"me", "a"}, nil, nil},
+		{"new ones at the end", []string{"me", "a"}, event.Presence{Joined: []event.Member{m("b"), m("c")}}, []string{"me", "a", "b", "c"}, []string{"b", "c"}, nil},
+		{"listed already", []string{"me", "a"}, event.Presence{Joined: []event.Member{m("a"), m("me")}}, []string{"me", "a"}, nil, nil},
+		{"not listed, not removed", []string{"me", "a"}, event.Presence{Left: []event.Member{m("z")}}, []string{"me", "a"}, nil, nil},
+		{"both", []string{"me", "a", "b"}, event.Presence{Joined: []event.Member{m("b"), m("c")}, Left: []event.Member{m("a"), m("y")}}, []string{"me", "b", "c"}, []string{"c"}, []string{"a"}},
+		{"never the person", []string{"me", "a"}, event.Presence{Left: []event.Member{m("me")}}, []string{"me", "a"}, nil, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var people []event.Member
+			for _, u := range tt.people {
+				people = append(people, m(u))
+			}
+			before := slices.Clone(people)
+			out, arrived, gone := applyPresence(people, tt.p, "me")
+			if !slices.Equal(users(out), tt.want) || !slices.Equal(users(arrived), tt.arrived) || !slices.Equal(users(gone), tt.gone) {
+				t.Fatalf("got %v (+%v -%v), want %v (+%v -%v)", users(out), users(arrived), users(gone), tt.want, tt.arrived, tt.gone)
+			}
+			if !slices.Equal(people, before) {
+				t.Fatalf("the list it was given changed: %v", users(people))
+			}
+		})
+	}
+}
+
+// TestPresenceRows: each person a Presence adds or removes is a row of its
+// own, up to 3; past that one summary row names the first two and counts
+// the others, as text (a name is never markup).
+func TestPresenceRows(t *testing.T) {
+	t.Parallel()
+	c := &Chat{mounted: true, state: client.StateConnected}
+	many := []event.Member{{User: "u1", Name: "<b>Ann</b>"}, {User: "u2", Name: "Bob"}}
+	for i := range 12 {
+		many = append(many, event.Member{User: fmt.Sprint("x", i), Name: fmt.Sprint("X", i)})
+	}
+	c.apply(client.Update{State: client.StateConnected, Events: []event.Event{
+		event.Joined{User: "me", Name: "Me", Token: "t", Members: []event.Member{{User: "me", Name: "Me"}}},
+		event.Presence{Joined: []event.Member{{User: "me", Name: "Me"}, {User: "c1", Name: "Cy"}, {User: "d1", Name: "Dee"}}},
+		event.Presence{Joined: many},
+		event.Presence{Left: []event.Member{{User: "c1", Name: "Cy"}, {User: "nobody", Name: "Nobody"}}},
+		event.Presence{Left: many[:4]},
+	}})
+	html := render(t, c)
+	want := []string{"You joined", "Cy connected", "Dee connected", "<b>Ann</b>, Bob and 12 others connected",
+		"Cy disconnected", "<b>Ann</b>, Bob and 2 others disconnected"}
+	if got := rowTexts(html); !slices.Equal(got, want) {
+		t.Fatalf("rows %q, want %q", got, want)
+	}
+	mustNotContain(t, html, "<b>Ann</b>,")
+	if got := len(presenceTexts(html)); got != 1+1+14-4 {
+		t.Fatalf("#presence lists %d, want %d", got, 1+1+14-4)
 	}
 }

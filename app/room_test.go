@@ -54,7 +54,7 @@ func TestChatRooms(t *testing.T) {
 	c.apply(client.Update{State: client.StateConnected, Events: []event.Event{
 		joined("lobby", 2), msg("lobby", 1, "u2", "old"), msg("lobby", 2, "u2", "older news"),
 		joined("design", 0),
-		event.UserJoined{Room: "lobby", User: "u2", Name: "Bob"},
+		event.Presence{Room: "lobby", Joined: []event.Member{{User: "u2", Name: "Bob"}}},
 		msg("lobby", 3, "u2", "new in the lobby"), msg("lobby", 4, "me", "mine, from another tab"),
 		msg("design", 1, "u2", "in design"),
 		event.Typing{Room: "lobby", User: "u3", Name: "Cy"}, // Bob just spoke: his would be stale

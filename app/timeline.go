@@ -2,6 +2,7 @@ package app
 
 import (
 	"slices"
+	"strconv"
 
 	"github.com/chatwasm/chat/app/event"
 )
@@ -45,8 +46,12 @@ type entry struct {
 	seq     uint64 // a message's seq; 0 for notices and dividers
 	user    string // who a message or notice is about; its colour
 	name    string // their name; empty for "You joined" and dividers
-	text    string // a message's text, or the words after a notice's name
-	time    int64  // when the server accepted a message, Unix ms
+	// other, in a summary of many people's arrivals or departures, is the
+	// second name; the row reads "<name>, <other> and <text>", and user
+	// is empty.
+	other string
+	text  string // a message's text, or the words after a notice's name
+	time  int64  // when the server accepted a message, Unix ms
 	// clock, date and full are time in words, computed once when the
 	// message arrives: the clock and the date for rows too old for a
 	// relative time, full for the hover title.
@@ -92,6 +97,10 @@ func (e entry) dressed() entry {
 	}
 	if e.notice && e.name == "" {
 		return e // "You joined": no one to show
+	}
+	if e.other != "" {
+		e.class += " summary" // many people: no one's colour
+		return e
 	}
 	if hue := hueClass(e.user); hue != "" {
 		e.class += " " + hue
@@ -196,6 +205,25 @@ func (t *timeline) add(e entry) {
 	if !t.scrolledUp {
 		t.toEnd = true
 	}
+}
+
+// summaryOver is how many people one presence change may name row by row:
+// 3. Past it, one row names the first two and counts the others, so that a
+// burst of arrivals does not push the conversation out of the window.
+const summaryOver = 3
+
+// presence adds the rows of one presence change: "<name> <verb>" for each
+// of people, or, when they are more than summaryOver, one row "<first>,
+// <second> and <n> others <verb>".
+func (t *timeline) presence(people []event.Member, verb string) {
+	if len(people) <= summaryOver {
+		for _, m := range people {
+			t.add(entry{notice: true, user: m.User, name: m.Name, text: verb})
+		}
+		return
+	}
+	t.add(entry{notice: true, name: people[0].Name, other: people[1].Name,
+		text: strconv.Itoa(len(people)-2) + " others " + verb})
 }
 
 // appendBounded appends e to rows, dropping the oldest past MaxEntries.

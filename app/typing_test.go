@@ -107,7 +107,7 @@ func TestChatTyping(t *testing.T) {
 	if got := typingText(t, render(t, c)); got != "Dee and Cy are typing…" {
 		t.Fatalf("#typing reads %q", got)
 	}
-	c.apply(client.Update{State: client.StateConnected, Events: []event.Event{event.UserLeft{User: "u4", Name: "Dee"}}})
+	c.apply(client.Update{State: client.StateConnected, Events: []event.Event{event.Presence{Left: []event.Member{{User: "u4", Name: "Dee"}}}}})
 	if got := typingText(t, render(t, c)); got != "Cy is typing…" {
 		t.Fatalf("after Dee left, #typing reads %q", got)
 	}

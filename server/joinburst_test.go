@@ -142,7 +142,7 @@ func joinBurst(t *testing.T) burstFigures {
 	annJ := ann.join(t, ctx, "ann")
 	bob := dial(t, ctx, wsURL, "bob", nil)
 	bobJ := bob.join(t, ctx, "bob")
-	expectEvent(t, ctx, ann, event.UserJoined{Room: event.DefaultRoom, User: bobJ.User, Name: "bob"})
+	expectEvent(t, ctx, ann, event.Presence{Room: event.DefaultRoom, Joined: []event.Member{{User: bobJ.User, Name: "bob"}}})
 
 	// ann's echoes and notices are read and dropped; bob reports each
 	// message he reads, with the time he read it.

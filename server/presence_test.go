@@ -52,7 +52,7 @@ func TestPresenceSnapshot(t *testing.T) {
 			t.Fatalf("%s joined listing %v (truncated %v), want %v", name, j.Members, j.MembersTruncated, want)
 		}
 		for _, other := range peers[:len(peers)-1] {
-			expectEvent(t, ctx, other, event.UserJoined{Room: event.DefaultRoom, User: j.User, Name: j.Name})
+			expectEvent(t, ctx, other, event.Presence{Room: event.DefaultRoom, Joined: []event.Member{{User: j.User, Name: j.Name}}})
 		}
 	}
 
@@ -88,7 +88,7 @@ func TestPresenceTabs(t *testing.T) {
 	}
 	// Ann's tabs were told of bob only: none of her own tabs.
 	for _, tab := range tabs {
-		expectEvent(t, ctx, tab, event.UserJoined{Room: event.DefaultRoom, User: bobJ.User, Name: "bob"})
+		expectEvent(t, ctx, tab, event.Presence{Room: event.DefaultRoom, Joined: []event.Member{{User: bobJ.User, Name: "bob"}}})
 	}
 
 	// Two tabs close; for several grace periods bob hears only the third
@@ -118,7 +118,7 @@ func TestPresenceTabs(t *testing.T) {
 	if err := tabs[2].ws.Close(websocket.StatusNormalClosure, "bye"); err != nil {
 		t.Fatalf("ann tab 3: close: %v", err)
 	}
-	expectEvent(t, ctx, bob, event.UserLeft{Room: event.DefaultRoom, User: annJ.User, Name: "ann"})
+	expectEvent(t, ctx, bob, event.Presence{Room: event.DefaultRoom, Left: []event.Member{{User: annJ.User, Name: "ann"}}})
 	if d := time.Since(closed); d < grace {
 		t.Fatalf("bob was told ann left %v after her last tab closed, within the %v grace period", d, grace)
 	}
@@ -145,8 +145,8 @@ func TestPresenceJoinDuringGrace(t *testing.T) {
 	if want := []event.Member{member(annJ), member(bobJ), member(carlJ)}; !reflect.DeepEqual(carlJ.Members, want) {
 		t.Fatalf("carl listed %v, want %v: bob is in his grace period", carlJ.Members, want)
 	}
-	expectEvent(t, ctx, ann, event.UserJoined{Room: event.DefaultRoom, User: carlJ.User, Name: "carl"})
-	left := event.UserLeft{Room: event.DefaultRoom, User: bobJ.User, Name: "bob"}
+	expectEvent(t, ctx, ann, event.Presence{Room: event.DefaultRoom, Joined: []event.Member{{User: carlJ.User, Name: "carl"}}})
+	left := event.Presence{Room: event.DefaultRoom, Left: []event.Member{{User: bobJ.User, Name: "bob"}}}
 	for _, p := range []*peer{carl, ann} {
 		expectEvent(t, ctx, p, left)
 	}

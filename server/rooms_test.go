@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,9 +46,7 @@ func roomOf(e event.Event) string {
 		return e.Room
 	case event.Message:
 		return e.Room
-	case event.UserJoined:
-		return e.Room
-	case event.UserLeft:
+	case event.Presence:
 		return e.Room
 	case event.Typing:
 		return e.Room
@@ -58,16 +57,21 @@ func roomOf(e event.Event) string {
 }
 
 // describe is a server event in short, for comparing what each room saw:
-// "message <seq> <text>", "user_joined <name>", "user_left <name>",
+// "message <seq> <text>", "presence +<name> -<name>",
 // "typing <name>", "joined <name>".
 func describe(e event.Event) string {
 	switch e := e.(type) {
 	case event.Message:
 		return fmt.Sprintf("message %d %s", e.Seq, e.Text)
-	case event.UserJoined:
-		return "user_joined " + e.Name
-	case event.UserLeft:
-		return "user_left " + e.Name
+	case event.Presence:
+		var parts []string
+		for _, m := range e.Joined {
+			parts = append(parts, "+"+m.Name)
+		}
+		for _, m := range e.Left {
+			parts = append(parts, "-"+m.Name)
+		}
+		return "presence " + strings.Join(parts, " ")
 	case event.Typing:
 		return "typing " + e.Name
 	case event.Joined:
@@ -139,7 +143,7 @@ func TestRoomsOnOneConnection(t *testing.T) {
 	bob := dial(t, ctx, wsURL, "bob", nil)
 	bob.enterAll(t, ctx, "bob", "", rooms...)
 	expectRooms(t, ctx, ann, map[string][]string{
-		"red": {"user_joined bob"}, "green": {"user_joined bob"}, "blue": {"user_joined bob"},
+		"red": {"presence +bob"}, "green": {"presence +bob"}, "blue": {"presence +bob"},
 	})
 
 	sends := []struct{ room, text string }{
@@ -170,7 +174,7 @@ func TestRoomsKeepEventsApart(t *testing.T) {
 	ann.enterAll(t, ctx, "ann", "", "north", "south")
 	bob := dial(t, ctx, wsURL, "bob", nil)
 	bobJ := bob.enterAll(t, ctx, "bob", "", "north", "south")[0]
-	expectRooms(t, ctx, ann, map[string][]string{"north": {"user_joined bob"}, "south": {"user_joined bob"}})
+	expectRooms(t, ctx, ann, map[string][]string{"north": {"presence +bob"}, "south": {"presence +bob"}})
 
 	bob.sendEvent(t, ctx, event.Typing{Room: "north"})
 	bob.sendEvent(t, ctx, event.Send{Room: "south", ID: "s1", Text: "s1"})
@@ -189,7 +193,7 @@ func TestRoomsKeepEventsApart(t *testing.T) {
 	expectRooms(t, ctx, bob, map[string][]string{"north": {"message 1 n1"}})
 	expectRooms(t, ctx, ann, map[string][]string{"north": {"message 1 n1"}})
 	ann.sendEvent(t, ctx, event.Send{Room: "south", ID: "s2", Text: "s2"})
-	expectRooms(t, ctx, ann, map[string][]string{"south": {"message 2 s2"}}) // no user_left before it
+	expectRooms(t, ctx, ann, map[string][]string{"south": {"message 2 s2"}}) // no departure before it
 	expectRooms(t, ctx, tab, map[string][]string{"south": {"message 2 s2"}})
 	bob.sendEvent(t, ctx, event.Send{Room: "north", ID: "n2", Text: "n2"})
 	expectRooms(t, ctx, bob, map[string][]string{"north": {"message 2 n2"}}) // s2 went to his tab only
@@ -198,7 +202,7 @@ func TestRoomsKeepEventsApart(t *testing.T) {
 	// The tab leaves its only room, named by none: bob's last connection in
 	// the south, announced there at once; he is still in the north.
 	tab.sendEvent(t, ctx, event.Leave{})
-	expectRooms(t, ctx, ann, map[string][]string{"south": {"user_left bob"}})
+	expectRooms(t, ctx, ann, map[string][]string{"south": {"presence -bob"}})
 	bob.sendEvent(t, ctx, event.Send{Room: "north", ID: "n3", Text: "n3"})
 	expectRooms(t, ctx, ann, map[string][]string{"north": {"message 3 n3"}})
 	expectRooms(t, ctx, bob, map[string][]string{"north": {"message 3 n3"}})
@@ -219,10 +223,10 @@ func TestRoomsLeaveKeepsOthersLive(t *testing.T) {
 	bob.enterAll(t, ctx, "bob", "", rooms...)
 	ann := dial(t, ctx, wsURL, "ann", nil)
 	ann.enterAll(t, ctx, "ann", "", rooms...)
-	expectRooms(t, ctx, bob, map[string][]string{"one": {"user_joined ann"}, "two": {"user_joined ann"}, "three": {"user_joined ann"}})
+	expectRooms(t, ctx, bob, map[string][]string{"one": {"presence +ann"}, "two": {"presence +ann"}, "three": {"presence +ann"}})
 
 	ann.sendEvent(t, ctx, event.Leave{Room: "two"})
-	expectRooms(t, ctx, bob, map[string][]string{"two": {"user_left ann"}})
+	expectRooms(t, ctx, bob, map[string][]string{"two": {"presence -ann"}})
 	for _, room := range rooms {
 		bob.sendEvent(t, ctx, event.Send{Room: room, ID: room, Text: room})
 	}
@@ -236,7 +240,7 @@ func TestRoomsLeaveKeepsOthersLive(t *testing.T) {
 		t.Fatalf("ann joined two again with %#v, want seq 1", j)
 	}
 	expectRooms(t, ctx, ann, map[string][]string{"two": {"message 1 two"}}) // its recent history
-	expectRooms(t, ctx, bob, map[string][]string{"two": {"user_joined ann"}})
+	expectRooms(t, ctx, bob, map[string][]string{"two": {"presence +ann"}})
 }
 
 // TestRoomsResumeSeveral proves that a new connection that resumes four
@@ -412,7 +416,7 @@ func TestRoomsAlreadyJoined(t *testing.T) {
 			t.Fatalf("join %#v answered with %#v, want ann's identity %#v", j, got, annJ)
 		}
 	}
-	expectEvent(t, ctx, bob, event.UserJoined{Room: event.DefaultRoom, User: annJ.User, Name: "ann"})
+	expectEvent(t, ctx, bob, event.Presence{Room: event.DefaultRoom, Joined: []event.Member{{User: annJ.User, Name: "ann"}}})
 	for _, tt := range []struct {
 		name string
 		join event.Join

@@ -46,7 +46,7 @@ func TestTypingRelayed(t *testing.T) {
 	stranger.send(t, ctx, `{"type":"typing"}`)
 	expectError(t, ctx, stranger, event.CodeNotJoined, "")
 	strangerJ := stranger.join(t, ctx, "stranger") // still usable
-	expectEvent(t, ctx, bob, event.UserJoined{Room: event.DefaultRoom, User: strangerJ.User, Name: "stranger"})
+	expectEvent(t, ctx, bob, event.Presence{Room: event.DefaultRoom, Joined: []event.Member{{User: strangerJ.User, Name: "stranger"}}})
 }
 
 // TestTypingNotStored proves that typing leaves no trace: the room's seq
@@ -141,13 +141,13 @@ func TestTypingSparesAFrozenMember(t *testing.T) {
 		p.join(t, ctx, fmt.Sprint("typist ", i))
 		typers = append(typers, p)
 		for _, q := range []*peer{ann, bob} {
-			expect[event.UserJoined](t, ctx, q)
+			expect[event.Presence](t, ctx, q)
 		}
 	}
 	frozen := dialSmallBuffer(t, ctx, wsURL, "frozen")
 	frozen.sendEvent(t, ctx, event.Join{Name: "frozen"})
 	for _, q := range []*peer{ann, bob} {
-		if uj := expect[event.UserJoined](t, ctx, q); uj.Name != "frozen" {
+		if uj := expect[event.Presence](t, ctx, q); len(uj.Joined) != 1 || uj.Joined[0].Name != "frozen" {
 			t.Fatalf("%s: got %#v, want frozen's arrival", q.name, uj)
 		}
 	}

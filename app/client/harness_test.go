@@ -131,10 +131,13 @@ func (r *recorder) notices() []string {
 	var out []string
 	for _, e := range r.events {
 		switch e := e.(type) {
-		case event.UserJoined:
-			out = append(out, e.Name+" connected")
-		case event.UserLeft:
-			out = append(out, e.Name+" disconnected")
+		case event.Presence:
+			for _, m := range e.Joined {
+				out = append(out, m.Name+" connected")
+			}
+			for _, m := range e.Left {
+				out = append(out, m.Name+" disconnected")
+			}
 		}
 	}
 	return out

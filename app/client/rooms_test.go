@@ -84,9 +84,12 @@ func TestSessionRooms(t *testing.T) {
 		}
 		return nil
 	})
-	if got := ann.rec.notices(); !slices.Contains(got, "Bob connected") || !slices.Contains(got, "Cid connected") {
-		t.Fatalf("ann's notices %q, want Bob's (design) and Cid's (lobby)", got)
-	}
+	waitFor(t, func() error {
+		if got := ann.rec.notices(); !slices.Contains(got, "Bob connected") || !slices.Contains(got, "Cid connected") {
+			return fmt.Errorf("ann's notices %q, want Bob's (design) and Cid's (lobby)", got)
+		}
+		return nil
+	})
 	if got := cid.rec.notices(); slices.Contains(got, "Bob connected") {
 		t.Fatalf("cid, in the lobby only, was told of Bob in design: %q", got)
 	}

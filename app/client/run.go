@@ -433,9 +433,7 @@ func (s *Session) handle(ctx context.Context, l *link, events []event.Event, u *
 				}
 			}
 			s.mu.Unlock()
-		case event.UserJoined:
-			s.report(u, e.Room, e)
-		case event.UserLeft:
+		case event.Presence:
 			s.report(u, e.Room, e)
 		case event.Typing:
 			s.report(u, e.Room, e)

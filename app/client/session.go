@@ -130,7 +130,8 @@ type Update struct {
 	// each names its room. They are event.Joined (on every join of a room,
 	// including after a reconnect; Gap set when messages are missing before
 	// the history that follows; Members, who is in the room),
-	// event.UserJoined, event.UserLeft, event.Message, event.Typing
+	// event.Presence (who arrived and who left since: apply it to Members
+	// idempotently, see event.Presence), event.Message, event.Typing
 	// (someone else is typing) and event.History (a page of older messages
 	// that LoadHistory asked for). A Message whose Seq the Session already
 	// reported (a replay after a reconnect) is not reported again, and

@@ -109,6 +109,8 @@ type wire struct {
 	Retry   *int64  `json:"retry_after"`
 
 	Members   []Member  `json:"members"`
+	Joined    []Member  `json:"joined"`
+	Left      []Member  `json:"left"`
 	Truncated *bool     `json:"members_truncated"`
 	Before    *uint64   `json:"before"`
 	Limit     *int64    `json:"limit"`
@@ -121,7 +123,7 @@ type wire struct {
 // key to a field without regard to case, so DecodeClient refuses a key that
 // equals one of them only in another case.
 var wireFields = [...]string{"type", "room", "user", "name", "id", "text", "seq", "time", "code", "message", "token", "since", "gap", "retry_after",
-	"members", "members_truncated", "before", "limit", "messages", "complete", "pruned"}
+	"members", "joined", "left", "members_truncated", "before", "limit", "messages", "complete", "pruned"}
 
 // DecodeClient decodes and validates one client frame. It returns a Join
 // with a normalized name, a Leave, a Send with a normalized text, a Pong, a
@@ -262,10 +264,8 @@ func decodeServerEvent(b []byte) (Event, error) {
 	case TypeJoined:
 		return Joined{Room: room, User: user, Name: name, Token: deref(w.Token), Seq: seq, Gap: isTrue(w.Gap),
 			Members: w.Members, MembersTruncated: isTrue(w.Truncated)}, nil
-	case TypeUserJoined:
-		return UserJoined{Room: room, User: user, Name: name}, nil
-	case TypeUserLeft:
-		return UserLeft{Room: room, User: user, Name: name}, nil
+	case TypePresence:
+		return Presence{Room: room, Joined: w.Joined, Left: w.Left}, nil
 	case TypeMessage:
 		m := Message{Room: room, Seq: seq, ID: deref(w.ID), User: user, Name: name, Text: deref(w.Text)}
 		if w.Time != nil {

@@ -13,5 +13,13 @@
 // by a newline ('\n'); the server coalesces what is queued for a client into
 // one frame when it falls behind, and sends a single event when it is quiet.
 // JSON never contains a raw newline inside an encoded value, so splitting on
-// '\n' is exact. docs/PROTOCOL.md describes the protocol for people.
+// '\n' is exact.
+//
+// Presence travels as a snapshot and deltas: a Joined lists who is in the
+// room, then Presence events carry who arrived and who left, each the net
+// effect of the changes a room gathered for a short while, so that a burst
+// of joins costs each member a few events rather than one per person. A
+// client applies them idempotently (EncodePresence splits a large change
+// within MaxPresenceEntries and MaxServerFrameBytes). docs/PROTOCOL.md
+// describes the protocol for people.
 package event

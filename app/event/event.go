@@ -8,19 +8,18 @@ type Type string
 // answer or relay under one name; the others travel from the server to the
 // browser.
 const (
-	TypeJoin       Type = "join"        // client: enter a room (the first one under a name)
-	TypeLeave      Type = "leave"       // client: leave one room, keep the connection
-	TypeSend       Type = "send"        // client: post a message to a room
-	TypePong       Type = "pong"        // client: answer to a ping
-	TypeTyping     Type = "typing"      // client: "I am typing"; server, to the others: who is typing
-	TypeHistory    Type = "history"     // client: ask for older messages; server, to the asker: a page of them
-	TypeJoined     Type = "joined"      // server, to the joiner only: "You joined"
-	TypeUserJoined Type = "user_joined" // server, to the others: "<name> connected"
-	TypeUserLeft   Type = "user_left"   // server, to the others: "<name> disconnected"
-	TypeMessage    Type = "message"     // server, to everyone in the room
-	TypeAck        Type = "ack"         // server, to the sender: a resent message was already stored
-	TypePing       Type = "ping"        // server: heartbeat, answer with pong
-	TypeError      Type = "error"       // server, to one client: a refused frame
+	TypeJoin     Type = "join"     // client: enter a room (the first one under a name)
+	TypeLeave    Type = "leave"    // client: leave one room, keep the connection
+	TypeSend     Type = "send"     // client: post a message to a room
+	TypePong     Type = "pong"     // client: answer to a ping
+	TypeTyping   Type = "typing"   // client: "I am typing"; server, to the others: who is typing
+	TypeHistory  Type = "history"  // client: ask for older messages; server, to the asker: a page of them
+	TypeJoined   Type = "joined"   // server, to the joiner only: "You joined"
+	TypePresence Type = "presence" // server, to the members: who connected and disconnected
+	TypeMessage  Type = "message"  // server, to everyone in the room
+	TypeAck      Type = "ack"      // server, to the sender: a resent message was already stored
+	TypePing     Type = "ping"     // server: heartbeat, answer with pong
+	TypeError    Type = "error"    // server, to one client: a refused frame
 )
 
 // Event is one event of the protocol. The concrete types below are the only
@@ -57,7 +56,7 @@ type Join struct {
 // other rooms: the person closed that room. Room empty means the
 // connection's only room; with several joined it is refused with
 // ErrRoomRequired. When it was the user's last connection in the room, the
-// room is told at once (UserLeft), with no grace period: leaving was chosen,
+// room is told at once (in a Presence), with no grace period: leaving was chosen,
 // it is no network blip. There is no answer; closing the connection leaves
 // every room it joined, with the grace period.
 type Leave struct {
@@ -100,8 +99,9 @@ type Joined struct {
 	// Members are the users present in Room when the client entered it,
 	// the client's own user included, once each however many connections
 	// they hold, and those in their grace period (the room was not told
-	// they left): a snapshot that the UserJoined and UserLeft events after
-	// it keep up to date. They are in the order they arrived in the room,
+	// they left): a snapshot that the Presence events after it keep up to
+	// date (applied idempotently: the first of them may repeat changes the
+	// snapshot holds already). They are in the order they arrived in the room,
 	// within MaxMembers users and MaxMembersBytes of JSON; beyond those
 	// bounds the earliest arrivals that fit, the client's own user always
 	// among them (last when it arrived after them), and MembersTruncated.
@@ -112,26 +112,31 @@ type Joined struct {
 	MembersTruncated bool `json:"members_truncated,omitempty"`
 }
 
-// Member is one user present in a room, as Joined.Members lists it: the
+// Member is one user present in a room, as Joined.Members and Presence list it: the
 // user id tells apart two people of the same name.
 type Member struct {
 	User string `json:"user"`
 	Name string `json:"name"`
 }
 
-// UserJoined tells the members of Room that someone entered it.
-type UserJoined struct {
-	Room string `json:"room"`
-	User string `json:"user"`
-	Name string `json:"name"`
-}
-
-// UserLeft tells the members of Room that someone left it (closed the tab or
-// lost the connection).
-type UserLeft struct {
-	Room string `json:"room"`
-	User string `json:"user"`
-	Name string `json:"name"`
+// Presence tells the members of Room who arrived (Joined) and who left
+// (Left: closed the room, the tab, or lost the connection past the grace
+// period) since the last Presence. The server gathers the changes of a
+// room for a short while and sends their net effect to every member at
+// once, so that a burst of joins costs each member a few events, not one
+// per person: a user who left and came back within that while is in Joined,
+// one who came and went is in Left. A user is in at most one of the two.
+//
+// A client applies it to its list idempotently: adding a user it lists
+// already, or removing one it does not list, changes nothing. That makes a
+// Presence right after a Joined whose Members already hold some of its
+// changes. One Presence holds at most MaxPresenceEntries users and fits in
+// MaxServerFrameBytes; a larger change comes as several in a row
+// (EncodePresence).
+type Presence struct {
+	Room   string   `json:"room"`
+	Joined []Member `json:"joined,omitempty"`
+	Left   []Member `json:"left,omitempty"`
 }
 
 // Message is a post accepted by the server, sent to every member of Room,
@@ -241,10 +246,7 @@ func (Send) Type() Type { return TypeSend }
 func (Joined) Type() Type { return TypeJoined }
 
 // Type implements Event.
-func (UserJoined) Type() Type { return TypeUserJoined }
-
-// Type implements Event.
-func (UserLeft) Type() Type { return TypeUserLeft }
+func (Presence) Type() Type { return TypePresence }
 
 // Type implements Event.
 func (Message) Type() Type { return TypeMessage }
@@ -271,7 +273,7 @@ func (HistoryRequest) Type() Type { return TypeHistory }
 func (History) Type() Type { return TypeHistory }
 
 // RoomOf returns the room an event names: the Room of a Join, Leave, Send,
-// Typing, HistoryRequest, Joined, UserJoined, UserLeft, Message, History or
+// Typing, HistoryRequest, Joined, Presence, Message, History or
 // Error, empty when it names none; and empty for the events that have no
 // room (Ack, Ping, Pong). A client frame that names none means the
 // connection's only room (DefaultRoom, for a Join); a server event always
@@ -290,9 +292,7 @@ func RoomOf(e Event) string {
 		return e.Room
 	case Joined:
 		return e.Room
-	case UserJoined:
-		return e.Room
-	case UserLeft:
+	case Presence:
 		return e.Room
 	case Message:
 		return e.Room

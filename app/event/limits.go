@@ -27,9 +27,9 @@ const (
 	// The server coalesces queued events into one frame up to this size, and
 	// the client sets its read limit to it (the browser's default is 32 KiB).
 	// A single event always fits: a Message stays below
-	// MaxClientFrameBytes, and the two events that can grow beyond it are
+	// MaxClientFrameBytes, and the three events that can grow beyond it are
 	// bounded to fit, Joined by MaxMembers and MaxMembersBytes, History by
-	// EncodeHistory.
+	// EncodeHistory, Presence by EncodePresence.
 	MaxServerFrameBytes = 64 << 10
 
 	// DefaultRoom is the room a Join without a room enters.
@@ -66,6 +66,17 @@ const (
 	// ASCII letters takes 68 bytes, so about 900 such members fit; one of
 	// the largest (a 64-byte id, 32 characters of 4 bytes) takes 214.
 	MaxMembersBytes = 60 << 10
+
+	// MaxPresenceEntries is the most users one Presence lists, Joined and
+	// Left together: 500. The server gathers a room's changes for about a
+	// quarter of a second, so 500 is one gathering of a storm of 2,000
+	// joins a second, the most the server is built to take: a storm costs
+	// a member one event per gathering. The bound keeps what one event asks
+	// of a client (decode, apply, render) small and even whatever the
+	// room's size; a larger change comes as several events in a row. 500
+	// entries of a 36-byte user id and a 10-letter name take about 34 KB;
+	// larger ones are cut by MaxServerFrameBytes first.
+	MaxPresenceEntries = 500
 
 	// MaxHistoryLimit is the most messages one History holds, and what a
 	// HistoryRequest without a limit gets: 50 fills a screen a few times

@@ -50,6 +50,9 @@ func TestSmoke(t *testing.T) {
 	if rep.Joined != 5 {
 		t.Errorf("joined %d of 5", rep.Joined)
 	}
+	if rep.PresenceRight != 5 || rep.PresenceSettle <= 0 {
+		t.Errorf("presence right at %d of 5 clients, settled %v after the last join", rep.PresenceRight, rep.PresenceSettle)
+	}
 	if rep.Planned != 20 || rep.Sent != 20 {
 		t.Errorf("sent %d of %d planned, want 20 of 20", rep.Sent, rep.Planned)
 	}

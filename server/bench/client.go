@@ -61,6 +61,12 @@ type client struct {
 	// reader counts the sender's acknowledgements.
 	sender *sender
 
+	// user is the client's user id, set by the reader before it answers
+	// the join; people its presence list, kept from the joined and
+	// presence events.
+	user   string
+	people presenceList
+
 	// The reader's.
 	joined     bool
 	answered   bool       // joinc has the answer
@@ -93,7 +99,10 @@ func (c *client) connect(ctx context.Context) error {
 	c.ws = ws
 	c.done = make(chan struct{})
 	go c.read()
-	join, err := event.Encode(event.Join{Name: fmt.Sprint("b", c.index), Room: c.r.cfg.roomName(c.room)})
+	// The name ends with the run's id, so that the presence check counts
+	// this run's users only, not a person's or an earlier run's still in
+	// their grace period.
+	join, err := event.Encode(event.Join{Name: fmt.Sprintf("b%d %s", c.index, c.r.id), Room: c.r.cfg.roomName(c.room)})
 	if err != nil {
 		_ = ws.CloseNow()
 		return fmt.Errorf("join: %w", err)
@@ -183,8 +192,14 @@ func (c *client) handleUnjoined(frame []byte, now time.Time) {
 		switch e := e.(type) {
 		case event.Joined:
 			if e.Room == c.r.cfg.roomName(c.room) {
+				c.user = e.User
+				c.people.joined(e, c.r.id)
 				c.joined = true
 				c.answer(nil)
+			}
+		case event.Presence:
+			if e.Room == c.r.cfg.roomName(c.room) {
+				c.people.apply(e)
 			}
 		case event.Error:
 			if c.joined {
@@ -202,8 +217,8 @@ func (c *client) handleUnjoined(frame []byte, now time.Time) {
 }
 
 // handle handles a frame after the join without decoding it: a ping is
-// always a frame of its own, an error is found by its prefix and decoded,
-// and the stamps are counted.
+// always a frame of its own, an error or a presence event is found by its
+// prefix and decoded, and the stamps are counted.
 func (c *client) handle(frame []byte, now time.Time) {
 	if bytes.HasPrefix(frame, pingPrefix) {
 		c.pong()
@@ -219,6 +234,10 @@ func (c *client) handle(frame []byte, now time.Time) {
 				}
 			}
 		})
+	}
+	if bytes.Contains(frame, presencePrefix) {
+		room := c.r.cfg.roomName(c.room)
+		eachLine(frame, presencePrefix, func(line []byte) { c.people.applyLine(line, room) })
 	}
 	if c.sender != nil && bytes.Contains(frame, ackPrefix) {
 		c.sender.scanAcks(c.r, frame)

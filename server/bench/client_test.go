@@ -93,3 +93,76 @@ func BenchmarkScan(b *testing.B) {
 		})
 	}
 }
+
+// TestPresenceList: a client's list starts from its joined, applies each
+// presence idempotently, counts the run's users only, and is right when it
+// holds the room's bench users, all and only them; a truncated one is
+// checked by its count.
+func TestPresenceList(t *testing.T) {
+	const run = "0a1b2c3d"
+	m := func(user string) event.Member { return event.Member{User: user, Name: "b " + run} }
+	person := event.Member{User: "p", Name: "Ada"} // not the run's: ignored
+	want := roomUsers{count: 3, sum: userHash("u1") ^ userHash("u2") ^ userHash("u3")}
+
+	var l presenceList
+	l.joined(event.Joined{Members: []event.Member{m("u1"), person, m("u2")}}, run)
+	if l.right(want) {
+		t.Fatal("right before u3 arrived")
+	}
+	l.apply(event.Presence{Joined: []event.Member{m("u2"), m("u3"), m("u9")}}) // u2 again: no change
+	if l.right(want) {
+		t.Fatal("right with u9, who is not in the room")
+	}
+	l.apply(event.Presence{Left: []event.Member{m("u9"), m("u8"), person}}) // u8 never listed: no change
+	if !l.right(want) {
+		t.Fatalf("not right with %v", l.users)
+	}
+	if n := l.count.Load(); n != 3 {
+		t.Fatalf("count %d, want 3", n)
+	}
+
+	var cut presenceList
+	cut.joined(event.Joined{Members: []event.Member{m("u1"), m("u3")}, MembersTruncated: true}, run)
+	if !cut.right(want) {
+		t.Fatal("a truncated list of 2 of 3 is not right by count")
+	}
+	cut.apply(event.Presence{Left: []event.Member{m("u1")}})
+	if cut.right(want) {
+		t.Fatal("a truncated list that lost one of its joined is right")
+	}
+}
+
+// TestPresenceLine: applyLine reads encoded presence events as apply does
+// the decoded ones: both lists, the run's users only, another room's
+// events ignored, and a line with an escape decoded instead.
+func TestPresenceLine(t *testing.T) {
+	const run = "0a1b2c3d"
+	m := func(user string) event.Member { return event.Member{User: user, Name: "b " + run} }
+	quoted := event.Member{User: "q", Name: `"quoted" ` + run} // escaped on the wire
+	var byLine, byEvent presenceList
+	byLine.joined(event.Joined{Members: []event.Member{m("u1"), m("u2")}}, run)
+	byEvent.joined(event.Joined{Members: []event.Member{m("u1"), m("u2")}}, run)
+	for _, p := range []event.Presence{
+		{Room: "bench", Joined: []event.Member{m("u2"), m("u3"), {User: "p", Name: "Ada"}}, Left: []event.Member{m("u1"), m("u9")}},
+		{Room: "bench", Joined: []event.Member{quoted}},
+		{Room: "other", Joined: []event.Member{m("u7")}},
+		{Room: "bench", Left: []event.Member{quoted, m("u3")}},
+	} {
+		lines, err := event.EncodePresence(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range lines {
+			byLine.applyLine(line, "bench")
+		}
+		if p.Room == "bench" {
+			byEvent.apply(p)
+		}
+		if byLine.count.Load() != byEvent.count.Load() || byLine.hash.Load() != byEvent.hash.Load() {
+			t.Fatalf("after %+v: by line %d users, by event %d", p, byLine.count.Load(), byEvent.count.Load())
+		}
+	}
+	if n := byLine.count.Load(); n != 1 {
+		t.Fatalf("%d users listed, want u2 alone", n)
+	}
+}

@@ -38,6 +38,15 @@ type Report struct {
 	// -ip-identities) or how the connection ended.
 	ConnectRefused map[string]int `json:"connect_refused"`
 	JoinRefused    map[string]int `json:"join_refused"`
+	// PresenceRight is how many joined clients ended the connect phase with
+	// the right presence list: their room's bench users, all and only them
+	// (a client whose joined was truncated, PresenceTruncated of them, is
+	// checked by its count). PresenceSettle is how long after the last
+	// join the last of them became right; zero when some were still wrong
+	// Config.Drain after it.
+	PresenceRight     int           `json:"presence_right"`
+	PresenceTruncated int           `json:"presence_truncated"`
+	PresenceSettle    time.Duration `json:"presence_settle_ns"`
 	// SettleTime is how long the server took, after the last join, to
 	// deliver what the joins queued (no frame but pings for 100 ms), before
 	// the senders started; at least 100 ms, at most Config.Drain.
@@ -138,6 +147,9 @@ func (r Report) Problems() []string {
 	if r.Joined < r.Clients {
 		out = append(out, fmt.Sprintf("%d of %d clients did not join", r.Clients-r.Joined, r.Clients))
 	}
+	if r.PresenceRight < r.Joined {
+		out = append(out, fmt.Sprintf("%d clients with a wrong presence list", r.Joined-r.PresenceRight))
+	}
 	if n := sum(r.Refused); n > 0 {
 		out = append(out, fmt.Sprintf("%d sends refused", n))
 	}
@@ -176,6 +188,14 @@ func (r Report) String() string {
 	line("target", "%s: %d clients in %d room(s), %d senders at %s for %v", r.URL, r.Clients, r.Rooms, r.Senders, rate, r.Duration)
 	line("connect+join", "%d of %d joined in %v; per client p50 %v, p99 %v, max %v",
 		r.Joined, r.Clients, ms(r.JoinTime), ms(r.JoinP50), ms(r.JoinP99), ms(r.JoinMax))
+	if r.Joined > 0 {
+		settled := "not all within the drain"
+		if r.PresenceRight == r.Joined {
+			settled = fmt.Sprintf("%v after the last join", ms(r.PresenceSettle))
+		}
+		line("presence", "%d of %d clients with the right list, %s (%d truncated, checked by count)",
+			r.PresenceRight, r.Joined, settled, r.PresenceTruncated)
+	}
 	line("settle", "%v until no frame for %v (the joins' notices delivered)", ms(r.SettleTime), settleQuiet)
 	if len(r.ConnectRefused) > 0 {
 		line("refused at connect", "%s", counts(r.ConnectRefused))

@@ -36,6 +36,8 @@ type run struct {
 	clients []*client
 	senders []*sender
 	members []int // per room: the clients that joined it
+	// lastJoin is when the last client joined, set by connect.
+	lastJoin time.Time
 
 	// stopping is set before the run closes the connections, so that the
 	// readers do not take the end for a failure.
@@ -104,6 +106,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return rep, fmt.Errorf("bench: while connecting: %w", err)
 	}
 
+	r.presence(ctx, r.lastJoin, &rep)
 	rep.SettleTime = r.settle(ctx)
 	start := time.Now()
 	cpu0, cpuOK := selfCPU()
@@ -208,6 +211,7 @@ feed:
 		}
 	}
 	rep.Joined = len(times)
+	r.lastJoin = last
 	if rep.Joined > 0 {
 		rep.JoinTime = last.Sub(start)
 		slices.Sort(times)

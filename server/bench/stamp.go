@@ -143,6 +143,9 @@ func eventPrefix(t string) []byte { return []byte(`{"type":"` + t + `"`) }
 var (
 	pingPrefix  = eventPrefix("ping")
 	errorPrefix = eventPrefix("error")
+	// presencePrefix starts a presence event: the few frames, among the
+	// messages, that the reader decodes.
+	presencePrefix = eventPrefix("presence")
 )
 
 // eachLine calls f with each line of frame that begins with prefix.

@@ -161,7 +161,7 @@ func TestFormat(t *testing.T) {
 func TestRowOf(t *testing.T) {
 	t.Parallel()
 	fan := func(p99 time.Duration, lost int64) Report {
-		return Report{Clients: 1000, Joined: 1000, Senders: 50, Rate: 100, DeliveriesPerSec: 100000,
+		return Report{Clients: 1000, Joined: 1000, PresenceRight: 1000, Senders: 50, Rate: 100, DeliveriesPerSec: 100000,
 			LatencyP50: 8 * time.Millisecond, LatencyP99: p99, LatencyMax: 2 * p99, Lost: lost, ServerCPUShare: 0.9}
 	}
 	sc := func(kind scenarioKind) scenario { return scenario{title: "t", kind: kind} }
@@ -172,9 +172,9 @@ func TestRowOf(t *testing.T) {
 	}{
 		{"fan-out", result{sc: sc(kindFanout), reports: []Report{fan(30*time.Millisecond, 0), fan(20*time.Millisecond, 3), fan(25*time.Millisecond, 0)}},
 			row{"t", "100k deliveries/s", "8.0 ms", "25 ms", "50 ms", "3", "0", "server CPU 90% of a core; run 2: 3 deliveries lost"}},
-		{"connect", result{sc: sc(kindConnect), reports: []Report{{Clients: 2000, Joined: 2000, JoinTime: 2100 * time.Millisecond, JoinP50: 30 * time.Millisecond, JoinP99: 90 * time.Millisecond, JoinMax: 120 * time.Millisecond, ServerRSSPerConn: 97 << 10}}},
+		{"connect", result{sc: sc(kindConnect), reports: []Report{{Clients: 2000, Joined: 2000, PresenceRight: 2000, JoinTime: 2100 * time.Millisecond, JoinP50: 30 * time.Millisecond, JoinP99: 90 * time.Millisecond, JoinMax: 120 * time.Millisecond, ServerRSSPerConn: 97 << 10}}},
 			row{"t", "2000 joined in 2.10 s", "30 ms", "90 ms", "120 ms", "–", "–", "server RSS 97.0 KB per idle connection"}},
-		{"ingest", result{sc: sc(kindIngest), reports: []Report{{Clients: 100, Joined: 100, AckedPerSec: 2200, AckP50: 360 * time.Millisecond, AckP99: 570 * time.Millisecond, AckMax: 600 * time.Millisecond, LatencyP99: 580 * time.Millisecond, ServerCPUShare: 0.65}}, errs: []error{errors.New("no server")}},
+		{"ingest", result{sc: sc(kindIngest), reports: []Report{{Clients: 100, Joined: 100, PresenceRight: 100, AckedPerSec: 2200, AckP50: 360 * time.Millisecond, AckP99: 570 * time.Millisecond, AckMax: 600 * time.Millisecond, LatencyP99: 580 * time.Millisecond, ServerCPUShare: 0.65}}, errs: []error{errors.New("no server")}},
 			row{"t", "2.2k acknowledged msg/s", "360 ms", "570 ms", "600 ms", "0", "0", "delivery p99 580 ms; server CPU 65% of a core; 1 of 2 runs failed"}},
 		{"lighthouse", result{sc: sc(kindLighthouse), pages: []page{{97, 1200 * time.Millisecond, 209 * time.Millisecond}, {93, 1500 * time.Millisecond, 300 * time.Millisecond}, {95, time.Second, 250 * time.Millisecond}}},
 			row{"t", "score 95", "–", "–", "–", "–", "–", "LCP 1.20 s, TBT 250 ms"}},

@@ -113,10 +113,8 @@ func (c *client) update(u chatclient.Update) {
 		case event.Joined:
 			c.user = e.User
 			c.roster.joined(e)
-		case event.UserJoined:
-			c.roster.arrived(event.Member{User: e.User, Name: e.Name})
-		case event.UserLeft:
-			c.roster.left(e.User)
+		case event.Presence:
+			c.roster.presence(e)
 		case event.Message:
 			c.received = append(c.received, e)
 		}

@@ -16,7 +16,7 @@ import (
 
 // roster is the presence a Go client was told, folded as the page folds it
 // into #presence (app.Chat.apply): the members of the last Joined, then
-// each UserJoined and UserLeft after it. It keeps every state it went
+// each Presence after it. It keeps every state it went
 // through, stamped with when it was told, so that a test can say when a
 // person left the list and whether a ghost ever came back. The client's mu
 // guards it.
@@ -41,17 +41,19 @@ func (r *roster) joined(e event.Joined) {
 	r.record()
 }
 
-// arrived adds m, unless its user is listed already.
-func (r *roster) arrived(m event.Member) {
-	if !lists(r.members, m.User) {
-		r.members = append(slices.Clone(r.members), m)
+// presence applies a Presence as the app does, idempotently: each user of
+// e.Joined not listed goes at the end, each of e.Left goes out.
+func (r *roster) presence(e event.Presence) {
+	members := slices.Clone(r.members)
+	for _, m := range e.Joined {
+		if !lists(members, m.User) {
+			members = append(members, m)
+		}
 	}
-	r.record()
-}
-
-// left takes user off the list.
-func (r *roster) left(user string) {
-	r.members = slices.DeleteFunc(slices.Clone(r.members), func(m event.Member) bool { return m.User == user })
+	for _, m := range e.Left {
+		members = slices.DeleteFunc(members, func(l event.Member) bool { return l.User == m.User })
+	}
+	r.members = members
 	r.record()
 }
 
@@ -258,8 +260,9 @@ func TestPresenceNetworkCut(t *testing.T) {
 		interval = 250 * time.Millisecond
 		timeout  = 1500 * time.Millisecond
 		bound    = timeout + presenceGrace
-		// slack is what the UserLeft may take past bound to reach the
-		// others: a timer, a queue and a socket on a loaded machine.
+		// slack is what the departure may take past bound to reach the
+		// others: the room's presence tick (250 ms), a timer, a queue and
+		// a socket on a loaded machine.
 		slack = time.Second
 	)
 	for _, tt := range []struct {

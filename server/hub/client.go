@@ -74,10 +74,9 @@ type membership struct {
 	// Guarded by the room's lock.
 	left   bool   // the client left the room
 	cursor uint64 // while catching up: the last seq queued
-	// While catching up: the presences its Joined listed, and the room's
-	// arrivals then, for the notices of what changed meanwhile.
-	listed     []*presence
-	listedUpTo uint64
+	// While catching up: the presences its Joined listed, for the
+	// Presence of what changed meanwhile (Hub.goLive).
+	listed []*presence
 }
 
 // NewClient returns a client whose queue holds at most queueBytes bytes of
@@ -227,8 +226,8 @@ func (c *Client) enqueue(b []byte) {
 
 // enqueueAll appends first (unless nil) and then the events of each of rest
 // as enqueue would, under one hold of the client's lock and with one wake-up:
-// a joiner's Joined and its recent history, or the notices of a batch of
-// joins.
+// a joiner's Joined and its recent history, or a Presence split in
+// several events.
 func (c *Client) enqueueAll(first []byte, rest ...[][]byte) {
 	size := len(first)
 	for _, events := range rest {

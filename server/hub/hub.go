@@ -24,8 +24,16 @@
 // Presence is per user, not per connection: each room keeps its users in
 // the order they arrived, encoded once as they arrive (event.MemberList),
 // and a joiner's Joined lists them as of the point where its live stream
-// starts, so that the UserJoined and UserLeft notices that follow keep that
-// list right, with no notice for a user it lists and none missing. Typing
+// starts. Arrivals and departures are not announced one by one: the room
+// gathers the users whose presence changed and sends their net effect to
+// every member in one event.Presence, at once after a quiet spell and
+// then at most once per presenceTick, so that a burst of N joins costs
+// each member a few events rather than N (N² notices in all). A client
+// applies a Presence idempotently, which keeps its list right even when
+// its Joined already holds some of the changes sent after it; a Message or
+// a Typing from a user whose arrival is still gathered sends the gathered
+// changes first, so that nobody hears someone before being told they are
+// there. Typing
 // is relayed to the other users' connections and never stored; history
 // pages are read from the store outside the room's lock, in the same turns
 // as the join path's reads.
@@ -79,13 +87,20 @@ const (
 	maxHistoryReads = 2
 
 	// admitBatch is how many joins a room admits per hold of its lock: 64.
-	// Each batch wakes every member's writer once for all of its notices,
-	// so larger batches mean fewer frames (a burst of N joins into a room
-	// of M members is N×M notices); but a live message waits for the
-	// batch being admitted. 64 joins take about 0.5 ms in a room of 200
+	// Larger batches mean fewer lock holds, but a live message waits for
+	// the batch being admitted. 64 joins take about 0.5 ms in a room of 200
 	// members and 2 ms in one of 1,000 (3 and 9 ms under the race
 	// detector): a few times a group commit's fsync at most.
 	admitBatch = 64
+
+	// presenceTick is the shortest time between two Presence events of a
+	// room: 250 ms. A change after a quiet spell is sent at once; the
+	// changes that follow within the tick are gathered and sent together
+	// at its end. So a burst of N joins into a room costs each member about
+	// 4 events a second whatever N, instead of N notices (N² in all), and a
+	// person still sees someone arrive within a quarter of a second, below
+	// what reads as a delay for a list that nobody waits on.
+	presenceTick = 250 * time.Millisecond
 )
 
 // ErrNotJoined is returned by Publish, LeaveRoom, Typing and History (and
@@ -111,7 +126,8 @@ type Config struct {
 	// History is how many recent messages a fresh joiner gets. Zero value
 	// means DefaultHistory.
 	History int
-	// PresenceGrace delays the UserLeft of a user with no connection left.
+	// PresenceGrace delays the departure of a user with no connection left
+	// (its Left in a Presence).
 	// Zero value means DefaultPresenceGrace.
 	PresenceGrace time.Duration
 }
@@ -129,6 +145,9 @@ type Hub struct {
 	// store read of the join path, outside the room's lock, with the read's
 	// token held: tests pause a join there.
 	beforeRead func(room string)
+
+	// presenceTick is presenceTick; tests may shorten or lengthen it.
+	presenceTick time.Duration
 
 	mu    sync.RWMutex
 	rooms map[string]*room
@@ -152,14 +171,34 @@ type room struct {
 	// held and may be read without it.
 	seq atomic.Uint64
 
-	mu      sync.Mutex
-	members map[*Client]struct{}
+	mu sync.Mutex
+	// members are the clients on the live stream, each with the room's
+	// changes as of its Joined (or its catch-up's Presence): the Presence
+	// events that hold no later change tell it nothing, and are not sent
+	// to it.
+	members map[*Client]uint64
 	users   map[string]*presence // who is in the room, by user id
 	list    event.MemberList     // the same users, in the order they arrived, encoded
 	// arrivals counts the presences created in the room: the last one's
 	// presence.arrived.
 	arrivals uint64
 	recent   recent // the encoded recent history, up to seq
+
+	// The presence changes not yet sent to the members: the users whose
+	// presence changed since the last Presence, once each, in the order
+	// of their first change (touchedAt[user] is the index in touched).
+	// flushPresence sends their net effect.
+	touched   []touch
+	touchedAt map[string]int
+	// changes counts the presence changes of the room: touch adds one.
+	changes uint64
+	// lastPresence is when the last Presence was sent; presenceTimer,
+	// armed when timerArmed, sends the gathered changes at
+	// lastPresence+presenceTick. It is made on first use and reused.
+	lastPresence  time.Time
+	presenceTimer *time.Timer
+	timerArmed    bool
+	closed        bool // the hub closed: no more Presence
 
 	pending  []*publish // accepted, waiting for the next store batch
 	flushing bool       // a flush loop is running
@@ -278,11 +317,16 @@ func (rc *recent) replace(loaded [][]byte, loadedTo, roomSeq uint64, capacity in
 	copy(rc.ring, all)
 }
 
-// presence is one user in a room, from the UserJoined that announced it to
-// the UserLeft: how many connections it has there, the timer that
-// announces its departure once it has none, and when it arrived (the
-// room's arrivals then), which tells a client catching up whether it was
-// already listed in its Joined.
+// touch is a user whose presence changed since the room's last Presence:
+// its name, for a Left once the user is gone from the room.
+type touch struct {
+	user, name string
+}
+
+// presence is one user in a room, from its arrival to its departure: how
+// many connections it has there, the timer that announces its departure
+// once it has none, and when it arrived (the room's arrivals then), which
+// orders a catching-up client's Presence.
 type presence struct {
 	user, name string
 	arrived    uint64
@@ -314,14 +358,30 @@ func New(cfg Config) *Hub {
 	if cfg.PresenceGrace <= 0 {
 		cfg.PresenceGrace = DefaultPresenceGrace
 	}
-	return &Hub{cfg: cfg, now: time.Now, reads: make(chan struct{}, maxHistoryReads), rooms: make(map[string]*room)}
+	return &Hub{cfg: cfg, now: time.Now, presenceTick: presenceTick, reads: make(chan struct{}, maxHistoryReads), rooms: make(map[string]*room)}
 }
 
 // Close waits for the messages being stored to be stored and delivered, and
-// for the recent histories being loaded. Call it after the last Publish and
-// Join; the store can then be closed.
+// for the recent histories being loaded, and stops every room's presence
+// timer: the changes still gathered are not sent. Call it after the last
+// Publish and Join; the store can then be closed.
 func (h *Hub) Close() {
 	h.workers.Wait()
+	h.mu.RLock()
+	rooms := make([]*room, 0, len(h.rooms))
+	for _, r := range h.rooms {
+		rooms = append(rooms, r)
+	}
+	h.mu.RUnlock()
+	for _, r := range rooms {
+		r.mu.Lock()
+		r.closed = true
+		if r.presenceTimer != nil {
+			r.presenceTimer.Stop()
+		}
+		r.timerArmed = false
+		r.mu.Unlock()
+	}
 }
 
 // Identity is who joins: the verified user, the name, and the token that
@@ -346,9 +406,9 @@ type Identity struct {
 // keeps them, and only id's token is used (in Joined).
 //
 // Joined lists the users present (event.Joined.Members), c's own included,
-// as of the point where c's notices start. The others receive UserJoined
-// unless the user was already present: another tab, or a reconnect within
-// the grace period.
+// as of the point where c starts receiving the room's Presence events. The
+// others learn of the user in the room's next Presence unless it was
+// already present: another tab, or a reconnect within the grace period.
 //
 // What a Join queues at once (Joined and the recent history, or the first
 // page of a resume) is cut to keep what c has queued within half its queue,
@@ -476,19 +536,12 @@ func (h *Hub) joinLoop(r *room) {
 }
 
 // admitBatch enters each of batch into r, in order, and answers it. The
-// UserJoined notices of the batch reach each member in one enqueue, in the
-// order of the joins, as if each had been queued at its join: the members
-// from before the batch get all of them, and a joiner of the batch those of
-// the joins after its own. A member's writer then wakes once per batch, not
-// once per join. The joins are answered last: when Join returns, the others
-// have the notice queued and the client is a member. The caller holds r.mu.
+// users new to the room are gathered with the room's other presence
+// changes, and the room's next Presence tells every member of them, the
+// joiners of the batch included (who list some of them already: a client
+// applies a Presence idempotently). The joins are answered last: when Join
+// returns, the client is a member. The caller holds r.mu.
 func (h *Hub) admitBatch(r *room, batch []*admission, recentErr error) {
-	type entered struct {
-		client  *Client
-		notices int // how many of notices were queued up to its join, its own included
-	}
-	var notices [][]byte
-	var joined []entered
 	answers := make([]error, len(batch))
 	defer func() {
 		for i, a := range batch {
@@ -500,55 +553,39 @@ func (h *Hub) admitBatch(r *room, batch []*admission, recentErr error) {
 			answers[i] = recentErr
 			continue
 		}
-		notice, member, err := h.enter(r, a)
-		if notice != nil {
-			notices = append(notices, notice)
-		}
+		member, err := h.enter(r, a)
 		if err == nil && member {
-			joined = append(joined, entered{a.client, len(notices)})
+			r.members[a.client] = r.changes
 		}
 		answers[i] = err
 	}
-	if len(notices) > 0 {
-		for m := range r.members {
-			m.enqueueAll(nil, notices)
-		}
-		for _, e := range joined {
-			if rest := notices[e.notices:]; len(rest) > 0 {
-				e.client.enqueueAll(nil, rest)
-			}
-		}
-	}
-	for _, e := range joined {
-		r.members[e.client] = struct{}{}
-	}
+	h.presenceChanged(r)
 }
 
 // enter queues Joined for a's client and what it missed, and registers the
 // user's presence. A fresh or gap join gets the recent history; a resuming
 // one the messages after its since, from the recent history when that
 // holds them (a page's worth; the rest, if any, through catch-up pages),
-// else from the store through catch-up pages. It returns the UserJoined
-// notice for the others when the user is new to the room, and member true
+// else from the store through catch-up pages. A user new to the room is
+// marked as changed for the room's next Presence. It returns member true
 // when the client is to join the live stream now; otherwise it is set to
-// catch up first. The caller (admitBatch) queues the notice and adds the
-// member. It holds r.mu; r.recent is complete and checked when a.withRecent
-// or a.fromRecent.
+// catch up first. The caller (admitBatch) adds the member. It holds r.mu;
+// r.recent is complete and checked when a.withRecent or a.fromRecent.
 //
 // Joined lists the room's users as of this point, the joiner's own
-// included: every join before it has entered, none after it has, which is
-// where the notices the client receives start (admitBatch gives a joiner
-// the notices of the joins after its own; expire, those of the users who
-// leave from now on). A client that catches up first receives no notice
-// until it has caught up; it keeps who was listed, and goLive tells it what
-// changed meanwhile.
-func (h *Hub) enter(r *room, a *admission) (notice []byte, member bool, err error) {
+// included: every join before it has entered, none after it has. Every
+// change after it is marked for a Presence that the client, a member from
+// its batch on, receives; the changes before it that are still to be sent
+// reach it too, and change nothing it lists. A client that catches up
+// first receives no Presence until it has caught up; it keeps who was
+// listed, and goLive tells it what changed meanwhile.
+func (h *Hub) enter(r *room, a *admission) (member bool, err error) {
 	c, id := a.client, a.id
 	if c.in(r.name) {
-		return nil, false, ErrAlreadyJoined
+		return false, ErrAlreadyJoined
 	}
 	if c.roomCount() >= event.MaxRoomsPerConn {
-		return nil, false, ErrTooManyRooms
+		return false, ErrTooManyRooms
 	}
 	if c.user != "" {
 		id.User, id.Name = c.user, c.name // the connection's identity
@@ -577,11 +614,8 @@ func (h *Hub) enter(r *room, a *admission) (notice []byte, member bool, err erro
 	p := r.users[id.User]
 	arrived := p == nil
 	if arrived {
-		if notice, err = event.Encode(event.UserJoined{Room: r.name, User: id.User, Name: id.Name}); err != nil {
-			return nil, false, err
-		}
 		if err = r.list.Add(event.Member{User: id.User, Name: id.Name}); err != nil {
-			return nil, false, err
+			return false, err
 		}
 		r.arrivals++
 		p = &presence{user: id.User, name: id.Name, arrived: r.arrivals}
@@ -593,7 +627,10 @@ func (h *Hub) enter(r *room, a *admission) (notice []byte, member bool, err erro
 			delete(r.users, id.User)
 			r.list.Remove(id.User)
 		}
-		return nil, false, err
+		return false, err
+	}
+	if arrived {
+		r.touch(id.User, id.Name)
 	}
 
 	if c.user == "" {
@@ -617,11 +654,11 @@ func (h *Hub) enter(r *room, a *admission) (notice []byte, member bool, err erro
 	p.conns++
 	if !withRecent && cursor < seq {
 		m.cursor = cursor
-		m.listed, m.listedUpTo = listed(r), r.arrivals
+		m.listed = listed(r)
 		c.addFill(m)
-		return notice, false, nil
+		return false, nil
 	}
-	return notice, true, nil
+	return true, nil
 }
 
 // listed returns r's presences: who a Joined encoded now lists (or, when it
@@ -634,47 +671,143 @@ func listed(r *room) []*presence {
 	return ps
 }
 
-// goLive makes m's client, which has caught up with r's history, a member: from now
-// on it receives r's events as they are queued. First it queues the notices
-// it missed while it caught up, as their net effect on the users its Joined
-// listed: a UserLeft for each listed user who left (or left and came back:
-// then the return is a UserJoined), then a UserJoined for each user who
-// arrived since, each group in the order the users arrived. The caller
-// holds r.mu.
+// goLive makes m's client, which has caught up with r's history, a member:
+// from now on it receives r's events as they are queued. First it queues
+// what changed in the room's presence while it caught up, as one Presence
+// (or as many as the bounds need, event.EncodePresence) of the net change
+// to the users its Joined listed: those who left, and those present who
+// were not listed, each in the order they arrived; a user who left and
+// came back meanwhile is no change. The changes the room has yet to send
+// reach it in the room's next Presence, and change nothing it lists. The
+// caller holds r.mu.
 func (h *Hub) goLive(r *room, m *membership) {
 	c := m.client
 	var left, arrived []*presence
+	was := make(map[string]bool, len(m.listed))
 	for _, p := range m.listed {
-		if r.users[p.user] != p {
+		was[p.user] = true
+		if r.users[p.user] == nil {
 			left = append(left, p)
 		}
 	}
 	for _, p := range r.users {
-		if p.arrived > m.listedUpTo {
+		if !was[p.user] {
 			arrived = append(arrived, p)
 		}
 	}
 	byArrival := func(a, b *presence) int { return cmp.Compare(a.arrived, b.arrived) }
 	slices.SortFunc(left, byArrival)
 	slices.SortFunc(arrived, byArrival)
-	notices := make([]event.Event, 0, len(left)+len(arrived))
-	for _, p := range left {
-		notices = append(notices, event.UserLeft{Room: r.name, User: p.user, Name: p.name})
-	}
+	change := event.Presence{Room: r.name}
 	for _, p := range arrived {
-		notices = append(notices, event.UserJoined{Room: r.name, User: p.user, Name: p.name})
+		change.Joined = append(change.Joined, event.Member{User: p.user, Name: p.name})
 	}
-	encoded := make([][]byte, 0, len(notices))
-	for _, e := range notices {
-		b, err := event.Encode(e)
-		if err != nil {
-			continue // cannot happen: the events hold only strings
-		}
-		encoded = append(encoded, b)
+	for _, p := range left {
+		change.Left = append(change.Left, event.Member{User: p.user, Name: p.name})
 	}
 	m.listed = nil
-	c.enqueueAll(nil, encoded)
-	r.members[c] = struct{}{}
+	if encoded, err := event.EncodePresence(change); err == nil { // it cannot fail: the events hold only strings
+		c.enqueueAll(nil, encoded)
+	}
+	r.members[c] = r.changes
+}
+
+// touch marks user's presence in r as changed since the last Presence, so
+// that the next one says whether it is there. The caller holds r.mu and
+// calls presenceChanged once its changes are made.
+func (r *room) touch(user, name string) {
+	r.changes++
+	if i, ok := r.touchedAt[user]; ok {
+		r.touched[i].name = name
+		return
+	}
+	if r.touchedAt == nil {
+		r.touchedAt = make(map[string]int)
+	}
+	r.touchedAt[user] = len(r.touched)
+	r.touched = append(r.touched, touch{user: user, name: name})
+}
+
+// presenceChanged sends r's gathered presence changes now, when no
+// Presence went out within the last presenceTick, or else arms the room's
+// timer to send them at the tick's end. The caller holds r.mu.
+func (h *Hub) presenceChanged(r *room) {
+	if len(r.touched) == 0 || r.timerArmed || r.closed {
+		return
+	}
+	wait := time.Until(r.lastPresence.Add(h.presenceTick))
+	if wait <= 0 {
+		h.flushPresence(r)
+		return
+	}
+	h.armPresence(r, wait)
+}
+
+// armPresence arms r's presence timer to fire after wait, making it on
+// first use. The caller holds r.mu.
+func (h *Hub) armPresence(r *room, wait time.Duration) {
+	r.timerArmed = true
+	if r.presenceTimer == nil {
+		r.presenceTimer = time.AfterFunc(wait, func() { h.presenceDue(r) })
+		return
+	}
+	r.presenceTimer.Reset(wait)
+}
+
+// presenceDue is r's presence timer: it sends the gathered changes, unless
+// a Presence went out meanwhile (flushFor sends one early) less than a
+// tick ago, in which case it waits for that tick's end.
+func (h *Hub) presenceDue(r *room) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.timerArmed = false
+	if r.closed || len(r.touched) == 0 {
+		return
+	}
+	if wait := time.Until(r.lastPresence.Add(h.presenceTick)); wait > 0 {
+		h.armPresence(r, wait)
+		return
+	}
+	h.flushPresence(r)
+}
+
+// flushFor sends r's gathered presence changes at once when user is among
+// them, before an event from user goes out (a Message, a Typing): no
+// member may see someone speak before being told that they are there. The
+// caller holds r.mu.
+func (h *Hub) flushFor(r *room, user string) {
+	if _, ok := r.touchedAt[user]; ok && !r.closed {
+		h.flushPresence(r)
+	}
+}
+
+// flushPresence sends r's gathered changes to every member as their net
+// effect, in the order of their first change: the users present now in
+// Joined, the others in Left. One encoding (split only past the bounds of
+// event.EncodePresence) goes to every member whose Joined came before the
+// last of the changes, so a gathering costs one queue append per member
+// whatever its size. The caller holds r.mu.
+func (h *Hub) flushPresence(r *room) {
+	change := event.Presence{Room: r.name}
+	for _, t := range r.touched {
+		if p := r.users[t.user]; p != nil {
+			change.Joined = append(change.Joined, event.Member{User: p.user, Name: p.name})
+		} else {
+			change.Left = append(change.Left, event.Member{User: t.user, Name: t.name})
+		}
+	}
+	r.touched = r.touched[:0]
+	clear(r.touchedAt)
+	r.lastPresence = time.Now()
+	encoded, err := event.EncodePresence(change)
+	if err != nil {
+		return // cannot happen: the events hold only strings
+	}
+	for m, seen := range r.members {
+		if seen < r.changes { // else its Joined lists all of it
+			m.enqueueAll(nil, encoded)
+		}
+	}
 }
 
 // refreshRecent makes r.recent complete and true to the store: when it is
@@ -899,8 +1032,9 @@ func (h *Hub) expire(r *room, user string, p *presence, gen uint64) {
 	h.depart(r, p)
 }
 
-// depart takes p, a user with no connection left, out of r and tells the
-// members. The caller holds r.mu.
+// depart takes p, a user with no connection left, out of r, and marks it
+// for the room's next Presence (sent at once after a quiet spell). The
+// caller holds r.mu.
 func (h *Hub) depart(r *room, p *presence) {
 	if p.leave != nil {
 		p.leave.Stop()
@@ -908,13 +1042,8 @@ func (h *Hub) depart(r *room, p *presence) {
 	}
 	delete(r.users, p.user)
 	r.list.Remove(p.user)
-	notice, err := event.Encode(event.UserLeft{Room: r.name, User: p.user, Name: p.name})
-	if err != nil {
-		return // cannot happen: the event holds only strings
-	}
-	for m := range r.members {
-		m.enqueue(notice)
-	}
+	r.touch(p.user, p.name)
+	h.presenceChanged(r)
 }
 
 // Publish accepts s from c, in s.Room (or c's only room, for ""; else
@@ -988,10 +1117,16 @@ func (h *Hub) flush(r *room) {
 }
 
 // deliver queues a stored batch: each new message to every member, each
-// duplicate as an Ack to its sender only.
+// duplicate as an Ack to its sender only. When a sender's arrival is among
+// the presence changes not yet sent, they are sent first (flushFor).
 func (h *Hub) deliver(r *room, batch []*publish, results []store.Result) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if len(r.touched) > 0 {
+		for _, p := range batch {
+			h.flushFor(r, p.client.user)
+		}
+	}
 	for i, res := range results {
 		var err error
 		if res.Duplicate {
@@ -1017,7 +1152,8 @@ func (h *Hub) deliver(r *room, batch []*publish, results []store.Result) {
 // encoded, to every member connection of another user, and only to those
 // that are idle (Client.EnqueueIfIdle), so that it never adds to the queue
 // of a client that is behind nor makes one a slow consumer. It is stored
-// nowhere. It returns ErrNotJoined or ErrRoomRequired as Client.Resolve
+// nowhere. When the typist's arrival is among the presence changes not yet
+// sent, they are sent first (flushFor). It returns ErrNotJoined or ErrRoomRequired as Client.Resolve
 // does for roomName.
 func (h *Hub) Typing(c *Client, roomName string) error {
 	mb, err := c.membership(roomName)
@@ -1034,6 +1170,7 @@ func (h *Hub) Typing(c *Client, roomName string) error {
 	if mb.left {
 		return ErrNotJoined
 	}
+	h.flushFor(r, c.user)
 	for m := range r.members {
 		if m.user != c.user {
 			m.EnqueueIfIdle(b)
@@ -1121,7 +1258,7 @@ func (h *Hub) room(ctx context.Context, name string) (*room, error) {
 	if r == nil {
 		h.mu.Lock()
 		if r = h.rooms[name]; r == nil {
-			r = &room{name: name, ready: make(chan struct{}), members: make(map[*Client]struct{}), users: make(map[string]*presence)}
+			r = &room{name: name, ready: make(chan struct{}), members: make(map[*Client]uint64), users: make(map[string]*presence)}
 			h.rooms[name] = r
 			h.mu.Unlock()
 			h.loadRoom(r)

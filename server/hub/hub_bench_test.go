@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"runtime"
@@ -195,6 +196,103 @@ func BenchmarkHub_Fanout(b *testing.B) {
 			b.ReportMetric(recipients/b.Elapsed().Seconds(), "deliveries/s")
 			cancel()
 			drained.Wait()
+		})
+	}
+}
+
+// countPresence takes c's frames as discard does and counts the Presence
+// events among them in n.
+func countPresence(ctx context.Context, c *Client, n *atomic.Int64) {
+	prefix := []byte(`{"type":"` + string(event.TypePresence) + `"`)
+	buf := make([]byte, 0, event.MaxServerFrameBytes)
+	for {
+		var err error
+		if buf, err = c.Next(ctx, buf[:0]); err != nil {
+			return
+		}
+		n.Add(int64(bytes.Count(buf, prefix)))
+	}
+}
+
+// BenchmarkHub_JoinStorm measures a storm of N joins arriving at once at a
+// room of N members, every client with a writer goroutine draining its
+// queue, at the room's real presence tick. One op is one storm: the joins
+// are timed until the last returns; then the storm's arrivals are sent
+// (untimed), and the joiners leave the room at once. ns/join is the
+// storm's time per join; presence-events/member the Presence events each
+// member from before the storm received per storm, for its N arrivals and
+// N departures: the figure that was 2N (a notice per join and per leave)
+// before presence was coalesced.
+func BenchmarkHub_JoinStorm(b *testing.B) {
+	for _, n := range []int{200, 1000} {
+		b.Run(fmt.Sprint("joins=", n), func(b *testing.B) {
+			h := New(Config{Store: newHub(b, Config{}).cfg.Store, PresenceGrace: time.Hour})
+			b.Cleanup(h.Close)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var got atomic.Int64 // Presence events to the members from before
+			for i := range n {
+				c := NewClient(64 << 20)
+				if err := h.Join(ctx, c, event.DefaultRoom, Identity{User: fmt.Sprint("m", i), Name: fmt.Sprint("m", i)}, 0); err != nil {
+					b.Fatal(err)
+				}
+				go countPresence(ctx, c, &got)
+			}
+			r, err := h.room(ctx, event.DefaultRoom)
+			if err != nil {
+				b.Fatal(err)
+			}
+			settled := func() {
+				for {
+					r.mu.Lock()
+					left := len(r.touched)
+					r.mu.Unlock()
+					if left == 0 {
+						return
+					}
+					time.Sleep(time.Millisecond) // the tick's end
+				}
+			}
+			settled()
+			got.Store(0)
+			var storm time.Duration
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				b.StartTimer()
+				start := time.Now()
+				clients := make([]*Client, n)
+				var wg sync.WaitGroup
+				for j := range clients {
+					c := NewClient(64 << 20)
+					clients[j] = c
+					go discard(ctx, c)
+					user := fmt.Sprintf("u%d-%d", i, j)
+					wg.Go(func() {
+						if err := h.Join(ctx, c, event.DefaultRoom, Identity{User: user, Name: user}, 0); err != nil {
+							b.Error(err)
+						}
+					})
+				}
+				wg.Wait()
+				storm += time.Since(start)
+				b.StopTimer()
+				settled()
+				for _, c := range clients {
+					if err := h.LeaveRoom(c, ""); err != nil {
+						b.Fatal(err)
+					}
+					c.Close()
+				}
+				settled()
+			}
+			b.StopTimer()
+			// The members' writers count what was sent, at their pace.
+			for last := int64(-1); got.Load() != last; time.Sleep(50 * time.Millisecond) {
+				last = got.Load()
+			}
+			b.ReportMetric(float64(storm.Nanoseconds())/float64(n*b.N), "ns/join")
+			b.ReportMetric(float64(got.Load())/float64(n*b.N), "presence-events/member")
 		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +27,10 @@ func newHub(t testing.TB, cfg Config) *Hub {
 		cfg.Store = st
 	}
 	h := New(cfg)
+	// Every presence change is sent at once, so that a test reads the
+	// effect of each step without waiting; the tests of the gathering set
+	// their own tick.
+	h.presenceTick = 0
 	t.Cleanup(h.Close)
 	return h
 }
@@ -105,11 +110,11 @@ func TestJoinAndLeaveNotices(t *testing.T) {
 	}
 
 	bob := join(t, h, "bob", 0)
-	if got, want := drain(t, ann), []event.Event{event.UserJoined{Room: event.DefaultRoom, User: "bob", Name: "name-bob"}}; !reflect.DeepEqual(got, want) {
+	if got, want := drain(t, ann), []event.Event{event.Presence{Room: event.DefaultRoom, Joined: []event.Member{{User: "bob", Name: "name-bob"}}}}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("ann after bob joined: %#v, want %#v", got, want)
 	}
-	if got := drain(t, bob); len(got) != 1 || got[0].Type() != event.TypeJoined {
-		t.Fatalf("bob after his join: %#v, want only Joined", got)
+	if got := drain(t, bob); len(got) == 0 || got[0].Type() != event.TypeJoined || len(notices(got)) != 0 {
+		t.Fatalf("bob after his join: %#v, want Joined and no change to it", got)
 	}
 	if err := h.Join(context.Background(), bob, event.DefaultRoom, Identity{User: "bob"}, 0); !errors.Is(err, ErrAlreadyJoined) {
 		t.Fatalf("second Join: %v, want ErrAlreadyJoined", err)
@@ -121,11 +126,11 @@ func TestJoinAndLeaveNotices(t *testing.T) {
 	waitFor(t, func() error {
 		got = append(got, drain(t, ann)...)
 		if len(got) == 0 {
-			return errors.New("no UserLeft after the grace period")
+			return errors.New("no departure after the grace period")
 		}
 		return nil
 	})
-	if want := []event.Event{event.UserLeft{Room: event.DefaultRoom, User: "bob", Name: "name-bob"}}; !reflect.DeepEqual(got, want) {
+	if want := []event.Event{event.Presence{Room: event.DefaultRoom, Left: []event.Member{{User: "bob", Name: "name-bob"}}}}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("ann after bob left: %#v, want %#v", got, want)
 	}
 	if n := h.Members(event.DefaultRoom); n != 1 {
@@ -157,8 +162,8 @@ func TestPresenceGrace(t *testing.T) {
 	h.cfg.PresenceGrace = 0 // expire at once from now on
 	h.Leave(bob2)
 	waitFor(t, func() error {
-		if got := drain(t, ann); len(got) != 1 || got[0].Type() != event.TypeUserLeft {
-			return fmt.Errorf("ann saw %#v, want one UserLeft", got)
+		if got := notices(drain(t, ann)); !slices.Equal(got, []string{"-bob"}) {
+			return fmt.Errorf("ann was told %v, want bob's departure", got)
 		}
 		return nil
 	})

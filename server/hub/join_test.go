@@ -339,21 +339,22 @@ func TestBurstNoticesInJoinOrder(t *testing.T) {
 		}
 	}
 
-	notices := func(events []event.Event) []string {
+	arrivals := func(events []event.Event) []string {
 		var users []string
-		for _, e := range events {
-			if n, ok := e.(event.UserJoined); ok {
-				users = append(users, n.User)
+		for _, n := range notices(events) {
+			if n[0] != '+' {
+				t.Fatalf("told %s", n)
 			}
+			users = append(users, n[1:])
 		}
 		return users
 	}
-	order := notices(drain(t, members[0]))
+	order := arrivals(drain(t, members[0]))
 	if len(order) != burst {
 		t.Fatalf("m0 was told of %d joins, want %d", len(order), burst)
 	}
 	for _, m := range members[1:] {
-		if got := notices(drain(t, m)); !reflect.DeepEqual(got, order) {
+		if got := arrivals(drain(t, m)); !reflect.DeepEqual(got, order) {
 			t.Fatalf("%s was told %v, m0 %v: want one order", m.User(), got, order)
 		}
 	}
@@ -362,7 +363,7 @@ func TestBurstNoticesInJoinOrder(t *testing.T) {
 		if len(events) == 0 || events[0].Type() != event.TypeJoined {
 			t.Fatalf("%s got %#v, want Joined first", user, events)
 		}
-		if got, want := notices(events), order[k+1:]; !slices.Equal(got, want) {
+		if got, want := arrivals(events), order[k+1:]; !slices.Equal(got, want) {
 			t.Fatalf("%s, admitted %dth, was told %v, want %v", user, k, got, want)
 		}
 	}
@@ -414,7 +415,7 @@ func TestJoinWithdrawnWhenContextEnds(t *testing.T) {
 	if got := drain(t, carol); len(got) != 0 || len(carol.Rooms()) != 0 {
 		t.Fatalf("carol, withdrawn, got %#v in rooms %q", got, carol.Rooms())
 	}
-	if got := drain(t, ann); len(got) != 1 || got[0] != (event.UserJoined{Room: event.DefaultRoom, User: "bob", Name: "name-bob"}) {
+	if got := drain(t, ann); !reflect.DeepEqual(got, []event.Event{event.Presence{Room: event.DefaultRoom, Joined: []event.Member{{User: "bob", Name: "name-bob"}}}}) {
 		t.Fatalf("ann saw %#v, want bob's arrival only", got)
 	}
 }

@@ -201,7 +201,7 @@ func TestLeaveRoomAnnouncesAtOnce(t *testing.T) {
 	if err := h.LeaveRoom(tab, ""); err != nil {
 		t.Fatal(err)
 	}
-	want := []event.Event{event.UserLeft{Room: "a", User: "bob", Name: "name-bob"}}
+	want := []event.Event{event.Presence{Room: "a", Left: []event.Member{{User: "bob", Name: "name-bob"}}}}
 	if got := drain(t, watcher); !reflect.DeepEqual(got, want) {
 		t.Fatalf("watcher got %#v, want %#v", got, want)
 	}
