@@ -42,6 +42,9 @@ Flags:
 // Report's problems, so that a script sees an unclean run in the exit
 // status.
 func Command(ctx context.Context, args []string, out, errOut io.Writer) error {
+	if len(args) > 0 && args[0] == "peers" {
+		return PeersCommand(ctx, args[1:], out, errOut)
+	}
 	fs := flag.NewFlagSet("chat bench", flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	fs.Usage = func() {
@@ -59,6 +62,7 @@ func Command(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fs.DurationVar(&cfg.Drain, "drain", DefaultDrain, "how long to wait after the last send for every message to arrive")
 	fs.IntVar(&cfg.ServerPID, "pid", 0, "the server's process id on this machine: its memory per connection and CPU (Linux /proc)")
 	fs.IntVar(&cfg.ConnectConcurrency, "concurrency", DefaultConnectConcurrency, "clients that dial and join at once")
+	fs.StringVar(&cfg.Protocol, "protocol", ProtocolChat, "what the server speaks: "+strings.Join(Protocols, ", ")+" (a peer measured the same way; chat bench peers runs them all)")
 	asJSON := fs.Bool("json", false, "write the report as JSON (durations in nanoseconds, memory in bytes)")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -30,6 +30,8 @@ const settleQuiet = 100 * time.Millisecond
 // run is the state of one Run that its clients and senders share.
 type run struct {
 	cfg     Config
+	peer    peer   // the peer's protocol, nil for the chat's
+	dialURL string // the endpoint a peer's clients dial
 	id      string // newRunID: tells this run's messages from any other's
 	marker  []byte // stampMarker(id)
 	pong    []byte // the encoded pong, written as is
@@ -138,6 +140,7 @@ func newRun(cfg Config) *run {
 		members: make([]int, cfg.Rooms),
 		refused: make(map[string]int64), errors: make(map[string]int64),
 	}
+	r.peer, r.dialURL = newPeer(cfg)
 	for i := range cfg.Clients {
 		r.clients = append(r.clients, &client{r: r, index: i, room: i % cfg.Rooms, joinc: make(chan error, 1)})
 	}
@@ -262,7 +265,7 @@ func (s *sender) run(ctx context.Context, start time.Time, total int64, senders 
 			}
 		}
 		text = appendStamp(text[:0], c.r.id, s.index, k, time.Now().UnixNano())
-		frame, err := event.Encode(event.Send{Room: room, ID: sendID(c.r.id, s.index, k), Text: string(text)})
+		frame, err := c.r.encodeSend(room, s.index, k, text)
 		if err != nil {
 			panic(err) // a Send of a stamp always encodes
 		}
