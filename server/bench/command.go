@@ -29,6 +29,11 @@ on the internet):
 and -max-conns -1 beyond 10,000 clients. Give -pid the server's process id
 when it runs on this machine.
 
+-protocol centrifugo or socketio loads a peer the same way (Centrifugo's
+JSON protocol, the socket.io chat demo); chat bench peers runs the chat and
+its peers in turn, pinned, and prints their medians side by side
+(chat bench peers -h).
+
 Exits with status 1 when the run was not clean: a client that did not join,
 a refused send, a closed connection, a delivery lost or duplicated.
 
