@@ -106,7 +106,9 @@ type peerServer struct {
 // RunPeers runs the scenario of cfg against each of cfg.Servers at each of
 // cfg.Rates, cfg.Runs times, each time starting the server afresh (a new
 // data directory, no history) pinned to cfg.ServerCPUs and running the
-// generator, `<Generator> bench -json`, pinned to cfg.GeneratorCPUs. It
+// generator, `<Generator> bench -json`, pinned to cfg.GeneratorCPUs. The
+// servers take turns at each rate, round after round, so that a machine's
+// noise, which comes and goes, falls on all of them alike. It
 // writes a line per run to progress and returns every run. The error is for
 // a server that would not start or a generator that gave no report; a run
 // that was not clean is in its PeerRun.
@@ -115,9 +117,9 @@ func RunPeers(ctx context.Context, cfg PeersConfig, progress io.Writer) ([]PeerR
 		return nil, errors.New("peers: runs must be 1 or more")
 	}
 	var runs []PeerRun
-	for _, server := range cfg.Servers {
+	for i := range cfg.Runs {
 		for _, rate := range cfg.Rates {
-			for i := range cfg.Runs {
+			for _, server := range cfg.Servers {
 				run, err := runPeer(ctx, cfg, server, rate)
 				if err != nil {
 					return runs, fmt.Errorf("peers: %s at %g msg/s, run %d: %w", server, rate, i+1, err)
@@ -307,7 +309,8 @@ func lastLine(s string) string {
 }
 
 // PeersTable writes the medians of runs as a table, a row per server and
-// rate in the order of the runs: connect+join of every client, latency p50,
+// rate in the order of their first run (RunPeers': the servers side by side
+// at each rate): connect+join of every client, latency p50,
 // p99 and max, deliveries lost and duplicated, the server's CPU and memory
 // per connection, and how many runs were clean.
 func PeersTable(w io.Writer, runs []PeerRun) error {
