@@ -51,7 +51,7 @@ func (centrifugo) handshake(frame []byte, _, room string) (replies [][]byte, joi
 	case lineStarts(frame, centrifugoSubscribed):
 		joined = true
 	case lineStarts(frame, centrifugoConnected):
-		b := append([]byte(`{"id":2,"subscribe":{"channel":`), ""...)
+		b := []byte(`{"id":2,"subscribe":{"channel":`)
 		b = appendJSONString(b, room)
 		replies = append(replies, append(b, "}}"...))
 	}

@@ -310,9 +310,11 @@ func lastLine(s string) string {
 
 // PeersTable writes the medians of runs as a table, a row per server and
 // rate in the order of their first run (RunPeers': the servers side by side
-// at each rate): connect+join of every client, latency p50,
-// p99 and max, deliveries lost and duplicated, the server's CPU and memory
-// per connection, and how many runs were clean.
+// at each rate): connect+join of every client, latency p50, p99 and max,
+// deliveries lost and duplicated, deliveries per second, the server's CPU
+// and the generator's (near a whole core, the generator is the
+// bottleneck), the server's memory per connection, and how many runs were
+// clean.
 func PeersTable(w io.Writer, runs []PeerRun) error {
 	type key struct {
 		server string
@@ -328,7 +330,7 @@ func PeersTable(w io.Writer, runs []PeerRun) error {
 		groups[k] = append(groups[k], r)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "server\tmsg/s\tjoin\tp50\tp99\tmax\tlost\tdups\tdeliv/s\tsrv CPU\tRSS/conn\tclean\t")
+	fmt.Fprintln(tw, "server\tmsg/s\tjoin\tp50\tp99\tmax\tlost\tdups\tdeliv/s\tsrv CPU\tgen CPU\tRSS/conn\tclean\t")
 	for _, k := range keys {
 		g := groups[k]
 		med := func(f func(Report) float64) float64 {
@@ -347,7 +349,7 @@ func PeersTable(w io.Writer, runs []PeerRun) error {
 				clean++
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%g\t%v\t%v\t%v\t%v\t%.0f\t%.0f\t%.0f\t%.0f%%\t%s\t%d/%d\t\n", k.server, k.rate,
+		fmt.Fprintf(tw, "%s\t%g\t%v\t%v\t%v\t%v\t%.0f\t%.0f\t%.0f\t%.0f%%\t%.0f%%\t%s\t%d/%d\t\n", k.server, k.rate,
 			dur(func(r Report) time.Duration { return r.JoinTime }),
 			dur(func(r Report) time.Duration { return r.LatencyP50 }),
 			dur(func(r Report) time.Duration { return r.LatencyP99 }),
@@ -356,6 +358,7 @@ func PeersTable(w io.Writer, runs []PeerRun) error {
 			med(func(r Report) float64 { return float64(r.Duplicates) }),
 			med(func(r Report) float64 { return r.DeliveriesPerSec }),
 			med(func(r Report) float64 { return 100 * r.ServerCPUShare }),
+			med(func(r Report) float64 { return 100 * r.CPUShare }),
 			size(int64(med(func(r Report) float64 { return float64(r.ServerRSSPerConn) }))),
 			clean, len(g))
 	}

@@ -38,7 +38,7 @@ func TestPeersTable(t *testing.T) {
 	run := func(server string, rate float64, p50 time.Duration, lost int64, err string) PeerRun {
 		return PeerRun{Server: server, Rate: rate, Error: err, Report: Report{
 			JoinTime: time.Second, LatencyP50: p50, LatencyP99: 2 * p50, LatencyMax: 3 * p50,
-			Lost: lost, ServerCPUShare: 0.5, ServerRSSPerConn: 20 << 10,
+			Lost: lost, ServerCPUShare: 0.5, CPUShare: 0.25, ServerRSSPerConn: 20 << 10,
 		}}
 	}
 	runs := []PeerRun{
@@ -56,7 +56,7 @@ func TestPeersTable(t *testing.T) {
 		t.Fatalf("%d lines, want a header and 2 rows:\n%s", len(lines), b.String())
 	}
 	for i, want := range [][]string{
-		{"socketio", "10", "1s", "5ms", "10ms", "15ms", " 2 ", "50%", "20.0 KB", "2/3"},
+		{"socketio", "10", "1s", "5ms", "10ms", "15ms", " 2 ", "50%", "25%", "20.0 KB", "2/3"},
 		{"chat", "10", "1s", "2ms", "4ms", "6ms", " 0 ", "1/1"},
 	} {
 		for _, w := range want {

@@ -50,7 +50,7 @@ func (socketIO) handshake(frame []byte, name, _ string) (replies [][]byte, joine
 		_ = json.Unmarshal(frame[len(socketIOConnError):], &e)
 		return nil, false, "socket.io connect_error: " + e.Message
 	case bytes.HasPrefix(frame, socketIOConnect):
-		b := append([]byte(`42["add user",`), ""...)
+		b := []byte(`42["add user",`)
 		b = appendJSONString(b, name)
 		return [][]byte{append(b, ']')}, false, ""
 	case bytes.HasPrefix(frame, socketIOLogin):
