@@ -12,6 +12,16 @@ STATICCHECK_VERSION := v0.8.2
 AXE_VERSION := 4.14.1
 TOOLS_DIR   ?= $(HOME)/.cache/chat-tools
 AXE_JS      := $(TOOLS_DIR)/axe-core-$(AXE_VERSION)/node_modules/axe-core/axe.min.js
+# The peers make bench-peers measures the chat beside (pinned): Centrifugo,
+# built from its module, and socket.io (npm) for its chat demo.
+CENTRIFUGO_VERSION := 6.9.1
+SOCKETIO_VERSION   := 4.8.4
+CENTRIFUGO         := $(TOOLS_DIR)/centrifugo-$(CENTRIFUGO_VERSION)/centrifugo
+SOCKETIO_MODULES   := $(TOOLS_DIR)/socket.io-$(SOCKETIO_VERSION)/node_modules
+# The port each server of make bench-peers listens on in turn, and more flags
+# of chat bench peers (PEERS_FLAGS="-rates 10,100,300,600 -runs 5").
+PEERS_PORT  ?= 3000
+PEERS_FLAGS ?=
 # Bounded time for each test binary: the end-to-end tests drive real browsers.
 TEST_TIMEOUT ?= 15m
 # Time given to each fuzz target by make fuzz (a duration, or a count of
@@ -24,7 +34,7 @@ FUZZTIME ?= 5m
 # Go 1.26), and a count has no deadline to race.
 FUZZ_TARGETS := ./app/event:FuzzDecodeClient:100000x ./app/event:FuzzEncodePresence:100000x ./server/identity:FuzzVerify:300000x
 
-.PHONY: run build wasm test unit fuzz bench bench-go lint vet deps-build deps-test clean
+.PHONY: run build wasm test unit fuzz bench bench-go bench-peers lint vet deps-build deps-test deps-peers clean
 
 ## run: build everything and serve the chat at http://localhost:3000 (ADDR overrides).
 run: build
@@ -95,6 +105,10 @@ bench: build
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+## bench-peers: the chat beside Centrifugo and the socket.io chat demo on this machine, each pinned to CPU 0 and loaded from CPU 1 alike (1000 clients in one room, 50 senders at 10, 100 and 300 msg/s, 3 runs each); a table of medians.
+bench-peers: build deps-peers
+	./$(BIN) bench peers -port $(PEERS_PORT) -centrifugo $(CENTRIFUGO) -socketio-modules $(SOCKETIO_MODULES) $(PEERS_FLAGS)
+
 # Tools the build needs: brotli for the precompressed client.
 deps-build:
 	@command -v brotli >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq brotli; }
@@ -106,6 +120,13 @@ deps-test: deps-build
 	@command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
 	@test -f $(AXE_JS) || npm install --silent --no-audit --no-fund --prefix $(TOOLS_DIR)/axe-core-$(AXE_VERSION) axe-core@$(AXE_VERSION)
 	@test -x $(GOBIN)/staticcheck || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+# The peers of make bench-peers, in TOOLS_DIR: Centrifugo (Go, built from its
+# module at its version) and socket.io (npm, which needs Node.js).
+deps-peers:
+	@command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
+	@test -x $(CENTRIFUGO) || GOBIN=$(dir $(CENTRIFUGO)) $(GO) install github.com/centrifugal/centrifugo/v6@v$(CENTRIFUGO_VERSION)
+	@test -d $(SOCKETIO_MODULES)/socket.io || npm install --silent --no-audit --no-fund --prefix $(TOOLS_DIR)/socket.io-$(SOCKETIO_VERSION) socket.io@$(SOCKETIO_VERSION)
 
 clean:
 	rm -rf bin $(WASM) $(WASM).gz $(WASM).br

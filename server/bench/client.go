@@ -88,6 +88,9 @@ type client struct {
 // within connectTimeout or until ctx ends. It returns a refusal when the
 // server refused the upgrade or the join.
 func (c *client) connect(ctx context.Context) error {
+	if c.r.peer != nil {
+		return c.connectPeer(ctx)
+	}
 	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	ws, resp, err := websocket.Dial(ctx, c.r.cfg.URL, nil)
@@ -145,7 +148,9 @@ func (c *client) read() {
 			return
 		}
 		now := time.Now()
-		if c.joined {
+		if c.r.peer != nil {
+			c.handlePeer(frame, now)
+		} else if c.joined {
 			c.handle(frame, now)
 		} else {
 			c.handleUnjoined(frame, now)

@@ -34,6 +34,11 @@ when it runs on this machine.
 chat bench suite runs the standard scenarios against fresh servers and
 writes a table of them (chat bench suite -h).
 
+-protocol centrifugo or socketio loads a peer the same way (Centrifugo's
+JSON protocol, the socket.io chat demo); chat bench peers runs the chat and
+its peers in turn, pinned, and prints their medians side by side
+(chat bench peers -h).
+
 Exits with status 1 when the run was not clean: a client that did not join,
 a refused send, a closed connection, a delivery lost or duplicated.
 
@@ -47,10 +52,14 @@ Flags:
 // Report's problems, so that a script sees an unclean run in the exit
 // status.
 //
-// `chat bench suite [flags]` runs Suite instead.
+// `chat bench suite [flags]` runs Suite instead, and `chat bench peers
+// [flags]` PeersCommand.
 func Command(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if len(args) > 0 && args[0] == "suite" {
 		return Suite(ctx, args[1:], out, errOut)
+	}
+	if len(args) > 0 && args[0] == "peers" {
+		return PeersCommand(ctx, args[1:], out, errOut)
 	}
 	fs := flag.NewFlagSet("chat bench", flag.ContinueOnError)
 	fs.SetOutput(errOut)
@@ -70,6 +79,7 @@ func Command(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fs.DurationVar(&cfg.Drain, "drain", DefaultDrain, "how long to wait after the last send for every message to arrive")
 	fs.IntVar(&cfg.ServerPID, "pid", 0, "the server's process id on this machine: its memory per connection and CPU (Linux /proc)")
 	fs.IntVar(&cfg.ConnectConcurrency, "concurrency", DefaultConnectConcurrency, "clients that dial and join at once")
+	fs.StringVar(&cfg.Protocol, "protocol", ProtocolChat, "what the server speaks: "+strings.Join(Protocols, ", ")+" (a peer measured the same way; chat bench peers runs them all)")
 	asJSON := fs.Bool("json", false, "write the report as JSON (durations in nanoseconds, memory in bytes)")
 	if err := fs.Parse(args); err != nil {
 		return err

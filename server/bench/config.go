@@ -104,6 +104,11 @@ type Config struct {
 	// ConnectConcurrency is how many clients dial and join at once. Zero
 	// value means DefaultConnectConcurrency.
 	ConnectConcurrency int
+
+	// Protocol is what the server speaks: ProtocolChat, or a peer's
+	// (ProtocolCentrifugo, ProtocolSocketIO) to measure it the same way
+	// (peer.go). Zero value means ProtocolChat.
+	Protocol string
 }
 
 // withDefaults returns cfg with its zero fields set to their defaults, or an
@@ -152,6 +157,9 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("server pid: %d is negative", cfg.ServerPID)
 	case cfg.ConnectConcurrency < 0:
 		return cfg, fmt.Errorf("connect concurrency: %d is negative", cfg.ConnectConcurrency)
+	}
+	if err := cfg.checkProtocol(); err != nil {
+		return cfg, err
 	}
 	for k := range cfg.Rooms {
 		if name := cfg.roomName(k); !event.ValidRoom(name) {

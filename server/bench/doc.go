@@ -23,6 +23,12 @@
 // which spares coder/websocket a timer per frame; the connections are closed
 // to stop them.
 //
+// With Config.Protocol it speaks a peer's protocol instead (Centrifugo's,
+// socket.io's), the stamp riding in a text field the peer relays as is, so
+// that a peer is measured exactly as the chat is; RunPeers (`chat bench
+// peers`) starts the chat and each peer in turn and sets their figures side
+// by side.
+//
 // A server's per-IP limits refuse most of a load from one machine: run the
 // server under test with them off (see the command's help). The generator
 // reports every refusal (HTTP status at connect, error events at join and

@@ -193,6 +193,7 @@ func (l *presenceList) right(want roomUsers) bool {
 // many were checked by count, and how long after the last join the last
 // one became right (zero when not all did).
 func (r *run) presence(ctx context.Context, lastJoin time.Time, rep *Report) {
+	rep.PresenceChecked = true
 	want := make([]roomUsers, r.cfg.Rooms)
 	var clients []*client
 	for _, c := range r.clients {

@@ -43,7 +43,9 @@ type Report struct {
 	// (a client whose joined was truncated, PresenceTruncated of them, is
 	// checked by its count). PresenceSettle is how long after the last
 	// join the last of them became right; zero when some were still wrong
-	// Config.Drain after it.
+	// Config.Drain after it. PresenceChecked is false when the lists were
+	// not checked: a peer's protocol (Config.Protocol) has none.
+	PresenceChecked   bool          `json:"presence_checked"`
 	PresenceRight     int           `json:"presence_right"`
 	PresenceTruncated int           `json:"presence_truncated"`
 	PresenceSettle    time.Duration `json:"presence_settle_ns"`
@@ -147,7 +149,7 @@ func (r Report) Problems() []string {
 	if r.Joined < r.Clients {
 		out = append(out, fmt.Sprintf("%d of %d clients did not join", r.Clients-r.Joined, r.Clients))
 	}
-	if r.PresenceRight < r.Joined {
+	if r.PresenceChecked && r.PresenceRight < r.Joined {
 		out = append(out, fmt.Sprintf("%d clients with a wrong presence list", r.Joined-r.PresenceRight))
 	}
 	if n := sum(r.Refused); n > 0 {
@@ -188,7 +190,7 @@ func (r Report) String() string {
 	line("target", "%s: %d clients in %d room(s), %d senders at %s for %v", r.URL, r.Clients, r.Rooms, r.Senders, rate, r.Duration)
 	line("connect+join", "%d of %d joined in %v; per client p50 %v, p99 %v, max %v",
 		r.Joined, r.Clients, ms(r.JoinTime), ms(r.JoinP50), ms(r.JoinP99), ms(r.JoinMax))
-	if r.Joined > 0 {
+	if r.Joined > 0 && r.PresenceChecked {
 		settled := "not all within the drain"
 		if r.PresenceRight == r.Joined {
 			settled = fmt.Sprintf("%v after the last join", ms(r.PresenceSettle))

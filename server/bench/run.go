@@ -30,6 +30,8 @@ const settleQuiet = 100 * time.Millisecond
 // run is the state of one Run that its clients and senders share.
 type run struct {
 	cfg     Config
+	peer    peer   // the peer's protocol, nil for the chat's
+	dialURL string // the endpoint a peer's clients dial
 	id      string // newRunID: tells this run's messages from any other's
 	marker  []byte // stampMarker(id)
 	pong    []byte // the encoded pong, written as is
@@ -106,7 +108,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return rep, fmt.Errorf("bench: while connecting: %w", err)
 	}
 
-	r.presence(ctx, r.lastJoin, &rep)
+	if r.peer == nil { // the peers' protocols have no presence list to check
+		r.presence(ctx, r.lastJoin, &rep)
+	}
 	rep.SettleTime = r.settle(ctx)
 	start := time.Now()
 	cpu0, cpuOK := selfCPU()
@@ -148,6 +152,7 @@ func newRun(cfg Config) *run {
 		members: make([]int, cfg.Rooms),
 		refused: make(map[string]int64), errors: make(map[string]int64),
 	}
+	r.peer, r.dialURL = newPeer(cfg)
 	for i := range cfg.Clients {
 		r.clients = append(r.clients, &client{r: r, index: i, room: i % cfg.Rooms, joinc: make(chan error, 1)})
 	}
@@ -291,7 +296,7 @@ func (s *sender) run(ctx context.Context, start time.Time, total int64, senders 
 func (s *sender) write(room string, k int64, buf []byte) (_ []byte, ok bool) {
 	c := s.client
 	buf = appendStamp(buf[:0], c.r.id, s.index, k, time.Now().UnixNano())
-	frame, err := event.Encode(event.Send{Room: room, ID: sendID(c.r.id, s.index, k), Text: string(buf)})
+	frame, err := c.r.encodeSend(room, s.index, k, buf)
 	if err != nil {
 		panic(err) // a Send of a stamp always encodes
 	}

@@ -275,10 +275,33 @@ func (s *suite) scenario(ctx context.Context, sc scenario) result {
 // pinned returns the command that runs name with args on core (with
 // taskset), or as is when the suite does not pin.
 func (s *suite) pinned(ctx context.Context, core int, name string, args ...string) *exec.Cmd {
-	if !s.pin {
+	cpus := ""
+	if s.pin {
+		cpus = strconv.Itoa(core)
+	}
+	return pinned(ctx, cpus, name, args...)
+}
+
+// pinned is the command running name with args on cpus (taskset -c), or as
+// it is when cpus is empty. taskset executes name in its own process, so
+// the command's pid is the program's.
+func pinned(ctx context.Context, cpus, name string, args ...string) *exec.Cmd {
+	if cpus == "" {
 		return exec.CommandContext(ctx, name, args...)
 	}
-	return exec.CommandContext(ctx, "taskset", append([]string{"-c", strconv.Itoa(core), name}, args...)...)
+	return exec.CommandContext(ctx, "taskset", append([]string{"-c", cpus, name}, args...)...)
+}
+
+// stopServer stops a server with SIGTERM, or SIGKILL after
+// serverStopTimeout, and waits for it.
+func stopServer(cmd *exec.Cmd, exited <-chan error) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(serverStopTimeout):
+		_ = cmd.Process.Kill()
+		<-exited
+	}
 }
 
 // serverLimitsOff are the server's flags that turn off every per-IP and
@@ -328,15 +351,8 @@ func (s *suite) withServer(ctx context.Context, f func(url string, pid int) erro
 	go func() { exited <- cmd.Wait() }()
 	stopped := false
 	defer func() {
-		if stopped {
-			return
-		}
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(serverStopTimeout):
-			_ = cmd.Process.Kill()
-			<-exited
+		if !stopped {
+			stopServer(cmd, exited)
 		}
 	}()
 	if err := waitHTTP(ctx, "http://"+addr+"/", exited); err != nil {
