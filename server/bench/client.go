@@ -90,6 +90,9 @@ func (c *client) connect(ctx context.Context) error {
 	c.ws = ws
 	c.done = make(chan struct{})
 	go c.read()
+	if c.r.cfg.NoJoin {
+		return nil // connected: the reader answers the pings
+	}
 	join, err := event.Encode(event.Join{Name: fmt.Sprint("b", c.index), Room: c.r.cfg.roomName(c.room)})
 	if err != nil {
 		_ = ws.CloseNow()

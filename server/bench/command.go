@@ -59,6 +59,8 @@ func Command(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fs.DurationVar(&cfg.Drain, "drain", DefaultDrain, "how long to wait after the last send for every message to arrive")
 	fs.IntVar(&cfg.ServerPID, "pid", 0, "the server's process id on this machine: its memory per connection and CPU (Linux /proc)")
 	fs.IntVar(&cfg.ConnectConcurrency, "concurrency", DefaultConnectConcurrency, "clients that dial and join at once")
+	join := fs.Bool("join", true, "join the clients; -join=false only connects them and answers pings (0 senders; the server needs -join-timeout -1)")
+	fs.DurationVar(&cfg.LeaveWait, "leave-wait", DefaultLeaveWait, "with -pid: how long to wait after closing every client for the server's memory to settle")
 	asJSON := fs.Bool("json", false, "write the report as JSON (durations in nanoseconds, memory in bytes)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -70,9 +72,14 @@ func Command(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if cfg.Clients <= 0 {
 		return errors.New("bench: -clients must be 1 or more")
 	}
+	cfg.NoJoin = !*join
 	if !isSet(fs, "senders") {
 		cfg.Senders = min(cfg.Senders, cfg.Clients) // -clients 5 alone is a run, not an error
+		if cfg.NoJoin {
+			cfg.Senders = 0 // -join=false alone is a run, not an error
+		}
 	}
+	raiseFileLimit(cfg.Clients, errOut)
 	if cfg.Rooms <= 0 {
 		return errors.New("bench: -rooms must be 1 or more")
 	}

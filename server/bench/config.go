@@ -40,6 +40,12 @@ const (
 	// once: 64 keeps a server's join path busy, and is few enough that a
 	// refusing or slow server shows as refusals, not a storm of timeouts.
 	DefaultConnectConcurrency = 64
+
+	// DefaultLeaveWait is how long the generator waits after closing every
+	// connection for the server's memory to settle: 60 s, since the Go
+	// runtime returns freed memory to the system over tens of seconds
+	// rather than at once.
+	DefaultLeaveWait = time.Minute
 )
 
 // connectTimeout bounds one client's dial and join: 30 s, far above the
@@ -98,6 +104,19 @@ type Config struct {
 	// ConnectConcurrency is how many clients dial and join at once. Zero
 	// value means DefaultConnectConcurrency.
 	ConnectConcurrency int
+
+	// NoJoin makes the clients connect only: each dials, answers the
+	// server's pings and never joins, which measures what a connection
+	// costs the server before its join. It takes no senders. The server
+	// closes a connection that has not joined within its -join-timeout
+	// (60 s): run it with -join-timeout -1 to hold them longer.
+	NoJoin bool
+
+	// LeaveWait is how long the generator waits, once it closed every
+	// connection, for the server's resident memory to settle, given
+	// ServerPID: Report.ServerRSSLeft is what it settled to. Zero value
+	// means DefaultLeaveWait.
+	LeaveWait time.Duration
 }
 
 // withDefaults returns cfg with its zero fields set to their defaults, or an
@@ -124,6 +143,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.ConnectConcurrency == 0 {
 		cfg.ConnectConcurrency = DefaultConnectConcurrency
 	}
+	if cfg.LeaveWait == 0 {
+		cfg.LeaveWait = DefaultLeaveWait
+	}
 	switch {
 	case cfg.Clients < 0:
 		return cfg, fmt.Errorf("clients: %d is negative", cfg.Clients)
@@ -143,6 +165,10 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("server pid: %d is negative", cfg.ServerPID)
 	case cfg.ConnectConcurrency < 0:
 		return cfg, fmt.Errorf("connect concurrency: %d is negative", cfg.ConnectConcurrency)
+	case cfg.NoJoin && cfg.Senders > 0:
+		return cfg, fmt.Errorf("senders: %d senders cannot send without joining: 0 with no join", cfg.Senders)
+	case cfg.LeaveWait < 0:
+		return cfg, fmt.Errorf("leave wait: %v is negative", cfg.LeaveWait)
 	}
 	for k := range cfg.Rooms {
 		if name := cfg.roomName(k); !event.ValidRoom(name) {
