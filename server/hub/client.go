@@ -145,9 +145,9 @@ func (c *Client) dropQueue() {
 	c.queue, c.queued, c.slots = nil, 0, nil
 }
 
-// OnWork sets start, which the client calls (outside its lock, possibly
-// with a room's lock held, so it must not block) when it has something for
-// a writer while none runs: an event queued, a room catching up, Drain, or
+// OnWork sets start, which the client calls (with its lock held, and
+// possibly a room's, so it must only start a goroutine) when it has
+// something for a writer while none runs: an event queued, a room catching up, Drain, or
 // a stop to report. The writer it starts takes frames with NextUntil until
 // Idle lets it go; then the next work starts another. A connection thus
 // holds no writer goroutine while idle. Call it before the client joins.
@@ -157,14 +157,17 @@ func (c *Client) OnWork(start func()) {
 	c.mu.Unlock()
 }
 
-// kick reports whether a writer must be started: there is one to start,
-// none runs, and the caller just gave it work. c.mu must be held; the
-// caller calls c.start after releasing it.
+// kick starts a writer, when there is one to start and none runs: the
+// caller just gave it work. It reports whether it started one. c.mu must
+// be held, and is while start runs: a Close that follows then finds the
+// writer started (the connection's count of writers raised), never about
+// to be.
 func (c *Client) kick() bool {
 	if c.start == nil || c.writing {
 		return false
 	}
 	c.writing = true
+	c.start()
 	return true
 }
 
@@ -174,12 +177,8 @@ func (c *Client) kick() bool {
 // be told by its own means (its NextUntil channel).
 func (c *Client) Wake() bool {
 	c.mu.Lock()
-	start := c.err == nil && !c.drain && c.kick()
-	c.mu.Unlock()
-	if start {
-		c.start()
-	}
-	return start
+	defer c.mu.Unlock()
+	return c.err == nil && !c.drain && c.kick()
 }
 
 // Idle is what a writer started by OnWork's start calls when it has
@@ -334,18 +333,14 @@ func (c *Client) Enqueue(b []byte) { c.enqueue(b) }
 func (c *Client) EnqueueIfIdle(b []byte) bool {
 	c.mu.Lock()
 	ok := c.err == nil && !c.drain && len(c.fills) == 0 && c.queued+len(b) < c.limit/idleShare
-	start := false
 	if ok {
 		c.push(b)
 		c.queued += len(b)
-		start = c.kick()
+		c.kick()
 	}
 	c.mu.Unlock()
 	if ok {
 		c.signal()
-	}
-	if start {
-		c.start()
 	}
 	return ok
 }
@@ -355,7 +350,7 @@ func (c *Client) EnqueueIfIdle(b []byte) bool {
 // fallen too far behind to catch up, and waiting for it would stall the room.
 func (c *Client) enqueue(b []byte) {
 	c.mu.Lock()
-	start, full := false, false
+	full := false
 	if c.err == nil && !c.drain {
 		if c.queued+len(b) > c.limit {
 			c.err = ErrSlowConsumer
@@ -366,15 +361,12 @@ func (c *Client) enqueue(b []byte) {
 			c.push(b)
 			c.queued += len(b)
 		}
-		start = c.kick()
+		c.kick()
 	}
 	c.mu.Unlock()
 	c.signal()
 	if full {
 		c.signalFull()
-	}
-	if start {
-		c.start()
 	}
 }
 
@@ -390,7 +382,7 @@ func (c *Client) enqueueAll(first []byte, rest ...[][]byte) {
 		}
 	}
 	c.mu.Lock()
-	start, full := false, false
+	full := false
 	if c.err == nil && !c.drain {
 		if c.queued+size > c.limit {
 			c.err = ErrSlowConsumer
@@ -408,15 +400,12 @@ func (c *Client) enqueueAll(first []byte, rest ...[][]byte) {
 			}
 			c.queued += size
 		}
-		start = c.kick()
+		c.kick()
 	}
 	c.mu.Unlock()
 	c.signal()
 	if full {
 		c.signalFull()
-	}
-	if start {
-		c.start()
 	}
 }
 
@@ -426,12 +415,11 @@ func (c *Client) enqueueAll(first []byte, rest ...[][]byte) {
 func (c *Client) addFill(m *membership) {
 	c.mu.Lock()
 	c.fills = append(c.fills, m)
-	start := c.err == nil && c.kick()
+	if c.err == nil {
+		c.kick()
+	}
 	c.mu.Unlock()
 	c.signal()
-	if start {
-		c.start()
-	}
 }
 
 // removeFill takes m out of the rooms catching up: it caught up, or left.
@@ -454,18 +442,14 @@ func (c *Client) queuedBytes() int {
 // stop stops the client with err, as an overflow does.
 func (c *Client) stop(err error) {
 	c.mu.Lock()
-	start := false
 	if c.err == nil {
 		c.err = err
 		c.dropQueue()
-		start = c.kick()
+		c.kick()
 	}
 	c.mu.Unlock()
 	c.signal()
 	c.signalFull()
-	if start {
-		c.start()
-	}
 }
 
 // Close stops the client: Next returns ErrClosed from now on, what was
@@ -487,13 +471,12 @@ func (c *Client) Close() {
 func (c *Client) Drain() {
 	c.mu.Lock()
 	c.drain = true
-	start := c.err == nil && c.kick()
+	if c.err == nil {
+		c.kick()
+	}
 	c.mu.Unlock()
 	c.signal()
 	c.signalFull()
-	if start {
-		c.start()
-	}
 }
 
 // Next blocks until events are queued and appends them to buf as one server
