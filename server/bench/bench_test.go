@@ -222,7 +222,11 @@ func TestCommand(t *testing.T) {
 // reported.
 func TestNoJoin(t *testing.T) {
 	url := start(t, server.Config{HeartbeatInterval: 50 * time.Millisecond, HeartbeatTimeout: 300 * time.Millisecond, JoinTimeout: -1})
-	rep := runFor(t, Config{URL: url, Clients: 4, NoJoin: true, Duration: 500 * time.Millisecond, ServerPID: os.Getpid(), LeaveWait: 20 * time.Second})
+	start := time.Now()
+	rep := runFor(t, Config{URL: url, Clients: 4, NoJoin: true, Hold: 200 * time.Millisecond, ServerPID: os.Getpid(), LeaveWait: 20 * time.Second})
+	if took := time.Since(start); took < 200*time.Millisecond {
+		t.Errorf("the run took %v, less than its hold of 200ms", took)
+	}
 	if p := rep.Problems(); len(p) > 0 {
 		t.Errorf("problems: %v", p)
 	}

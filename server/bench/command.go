@@ -60,6 +60,7 @@ func Command(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fs.IntVar(&cfg.ServerPID, "pid", 0, "the server's process id on this machine: its memory per connection and CPU (Linux /proc)")
 	fs.IntVar(&cfg.ConnectConcurrency, "concurrency", DefaultConnectConcurrency, "clients that dial and join at once")
 	join := fs.Bool("join", true, "join the clients; -join=false only connects them and answers pings (0 senders; the server needs -join-timeout -1)")
+	fs.DurationVar(&cfg.Hold, "hold", 0, "how long to hold the clients idle after the joins before reading the server's memory (-pid) and sending")
 	fs.DurationVar(&cfg.LeaveWait, "leave-wait", DefaultLeaveWait, "with -pid: how long to wait after closing every client for the server's memory to settle")
 	asJSON := fs.Bool("json", false, "write the report as JSON (durations in nanoseconds, memory in bytes)")
 	if err := fs.Parse(args); err != nil {

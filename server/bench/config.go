@@ -112,6 +112,13 @@ type Config struct {
 	// (60 s): run it with -join-timeout -1 to hold them longer.
 	NoJoin bool
 
+	// Hold is how long the clients stay connected and idle after the
+	// joins before the generator reads the server's memory (ServerRSSAfter)
+	// and the senders start: an idle server's memory, once what the joins
+	// left behind was collected and returned, rather than its peak
+	// during them. Zero value means none.
+	Hold time.Duration
+
 	// LeaveWait is how long the generator waits, once it closed every
 	// connection, for the server's resident memory to settle, given
 	// ServerPID: Report.ServerRSSLeft is what it settled to. Zero value
@@ -167,6 +174,8 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("connect concurrency: %d is negative", cfg.ConnectConcurrency)
 	case cfg.NoJoin && cfg.Senders > 0:
 		return cfg, fmt.Errorf("senders: %d senders cannot send without joining: 0 with no join", cfg.Senders)
+	case cfg.Hold < 0:
+		return cfg, fmt.Errorf("hold: %v is negative", cfg.Hold)
 	case cfg.LeaveWait < 0:
 		return cfg, fmt.Errorf("leave wait: %v is negative", cfg.LeaveWait)
 	}

@@ -71,6 +71,19 @@ func (r *run) afterLeave(ctx context.Context, rep *Report) error {
 	}
 }
 
+// hold waits cfg.Hold, or until ctx ends, with the clients connected.
+func (r *run) hold(ctx context.Context) {
+	if r.cfg.Hold <= 0 {
+		return
+	}
+	t := time.NewTimer(r.cfg.Hold)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
 // fileHeadroom is how many files the generator keeps for itself beside its
 // connections: 64, for the binary, its standard streams, and the runtime.
 const fileHeadroom = 64

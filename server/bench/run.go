@@ -84,6 +84,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	defer r.close()
 
 	r.connect(ctx, &rep)
+	r.hold(ctx)
 	if cfg.ServerPID > 0 {
 		if rep.ServerRSSAfter, err = serverRSS(cfg.ServerPID); err != nil {
 			return rep, fmt.Errorf("bench: after the joins: %w", err)
