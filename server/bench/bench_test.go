@@ -42,7 +42,7 @@ func TestSmoke(t *testing.T) {
 	url := start(t, server.Config{})
 	rep := runFor(t, Config{
 		URL: url, Clients: 5, Senders: 2, Rate: 20, Duration: time.Second,
-		Drain: 10 * time.Second, ServerPID: os.Getpid(),
+		Drain: 10 * time.Second, ServerPID: os.Getpid(), LeaveWait: time.Second,
 	})
 	if p := rep.Problems(); len(p) > 0 {
 		t.Errorf("problems: %v", p)
@@ -223,7 +223,7 @@ func TestCommand(t *testing.T) {
 func TestNoJoin(t *testing.T) {
 	url := start(t, server.Config{HeartbeatInterval: 50 * time.Millisecond, HeartbeatTimeout: 300 * time.Millisecond, JoinTimeout: -1})
 	start := time.Now()
-	rep := runFor(t, Config{URL: url, Clients: 4, NoJoin: true, Hold: 200 * time.Millisecond, ServerPID: os.Getpid(), LeaveWait: 20 * time.Second})
+	rep := runFor(t, Config{URL: url, Clients: 4, NoJoin: true, Hold: 200 * time.Millisecond, ServerPID: os.Getpid(), LeaveWait: time.Second})
 	if took := time.Since(start); took < 200*time.Millisecond {
 		t.Errorf("the run took %v, less than its hold of 200ms", took)
 	}

@@ -15,10 +15,12 @@ const (
 	// 250 ms, a few dozen reads of /proc over a settle.
 	leavePoll = 250 * time.Millisecond
 	// leaveQuiet is how long the RSS must stay within leaveBand for it to
-	// count as settled: 3 s, longer than the Go runtime's pauses between
-	// returning pages to the system, which come every second or so while
-	// it has some to return.
-	leaveQuiet = 3 * time.Second
+	// count as settled: 15 s. A server that returns what its connections
+	// freed does so seconds after they left (the chat server within
+	// 10 s: it checks every 5 s, and releases once the count held still
+	// for a check), and the Go runtime's own return paces itself over
+	// seconds too; a shorter quiet took the pause before either for the end.
+	leaveQuiet = 15 * time.Second
 	// leaveBand is how much the RSS may move during leaveQuiet and still
 	// count as settled: 1% of the RSS before the run, well below the 10%
 	// an operator compares against.
