@@ -803,6 +803,11 @@ func (c *conn) write(ctx context.Context) {
 		switch {
 		case errors.Is(err, hub.ErrIdle):
 			if !c.pingDue.Load() && c.client.Idle() {
+				// A heartbeat whose Wake found this writer still running
+				// set pingDue before it: seen here, it gets a writer.
+				if c.pingDue.Load() {
+					c.client.Wake()
+				}
 				return
 			}
 			continue
