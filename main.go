@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -24,6 +25,8 @@ import (
 	"github.com/chatwasm/chat/app"
 	"github.com/chatwasm/chat/server"
 	"github.com/chatwasm/chat/server/bench"
+	"github.com/chatwasm/chat/server/bench/floor"
+	"github.com/chatwasm/chat/server/fdlimit"
 	"github.com/chatwasm/chat/server/store"
 )
 
@@ -39,8 +42,13 @@ var version string
 
 func main() {
 	run := serve
-	if len(os.Args) > 1 && os.Args[1] == "bench" {
-		run = benchmark
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "bench":
+			run = benchmark
+		case "floor":
+			run = serveFloor
+		}
 	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "chat:", err)
@@ -58,6 +66,37 @@ func benchmark() error {
 		return nil
 	}
 	return err
+}
+
+// serveFloor is `chat floor -addr …`: the least hub on the WebSocket
+// library (package floor), for chat bench to measure the server against.
+func serveFloor() error {
+	fs := flag.NewFlagSet("chat floor", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:3001", "listen address")
+	if err := fs.Parse(os.Args[2:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if _, err := fdlimit.Raise(); err != nil {
+		fmt.Fprintln(os.Stderr, "chat floor:", err)
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv := &http.Server{Handler: floor.New(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }
 
 // serve is the server: its flags, then serving until an interrupt.
@@ -91,7 +130,7 @@ func serve() error {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file, for go tool pprof (load tests; off when empty)")
 	flag.Var(&idleTimeout, "idle-timeout", "how long a keep-alive connection may wait for its next request (0: 10s, -1: no limit)")
 	flag.Usage = func() {
-		fmt.Fprint(flag.CommandLine.Output(), "usage: chat [flags]\n       chat bench [flags]  (the load generator: chat bench -h)\n\nFlags:\n")
+		fmt.Fprint(flag.CommandLine.Output(), "usage: chat [flags]\n       chat bench [flags]  (the load generator: chat bench -h)\n       chat floor [-addr host:port]  (the least hub, to bench against)\n\nFlags:\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -104,6 +143,13 @@ func serve() error {
 	var assets fs.FS = web
 	if *webDir != "" {
 		assets = os.DirFS(*webDir)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	// Every WebSocket holds a file: the default -max-conns needs 10,000.
+	if l, err := fdlimit.Raise(); err != nil {
+		logger.Warn("open files limit", "err", err)
+	} else {
+		logger.Info("open files limit", "soft", l.Soft, "hard", l.Hard)
 	}
 	app.Routes()
 	srv, err := server.New(server.Config{
@@ -127,7 +173,7 @@ func serve() error {
 		TokenMaxAge:     *tokenAge,
 		RateLimit:       *rate,
 		RateBurst:       *burst,
-		Logger:          slog.New(slog.NewTextHandler(os.Stderr, nil)),
+		Logger:          logger,
 	})
 	if err != nil {
 		return err

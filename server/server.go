@@ -370,6 +370,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	prune := time.NewTicker(pruneInterval)
 	defer prune.Stop()
 	s.prune()
+	release := time.NewTicker(releaseCheck)
+	defer release.Stop()
+	var rel releaser
 	for {
 		select {
 		case err := <-errc:
@@ -377,6 +380,14 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 			return fmt.Errorf("serve: %w", err)
 		case <-prune.C:
 			s.prune()
+			continue
+		case <-release.C:
+			s.mu.Lock()
+			n := s.sockets
+			s.mu.Unlock()
+			if rel.check(n) {
+				s.log.Info("returned free memory to the system", "connections", n)
+			}
 			continue
 		case <-ctx.Done():
 		}

@@ -1,10 +1,13 @@
 package server
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -33,14 +36,73 @@ const writeTimeout = 10 * time.Second
 // 600 msg/s (medians 68/213 ms and 80/311 ms): 1 ms is the middle.
 const coalesceDelay = time.Millisecond
 
+// writerLinger is how long a writer waits for more once it wrote what was
+// queued, before it ends: 100 ms. A connection of a busy room (a message
+// every few milliseconds) keeps its writer instead of starting one per
+// message, while an idle one holds no goroutine within a moment of its
+// last frame.
+const writerLinger = 100 * time.Millisecond
+
+// The buffers coder/websocket reads and writes a connection's frames
+// through, in place of the 4 KiB each that net/http's hijack hands over
+// (smallBuffers): a connection keeps them for its whole life, busy or idle.
+const (
+	// socketReadBuffer is 512 bytes: a client's frame (a message is a
+	// few hundred bytes) and its header arrive in one read; a longer one
+	// takes a read more.
+	socketReadBuffer = 512
+	// socketWriteBuffer is 1 KiB: a frame of up to 1 KiB (a message or
+	// two) goes out in one write; a longer one in two, header and start,
+	// then the rest straight from the writer's buffer, as a frame over
+	// 4 KiB did with net/http's buffer.
+	socketWriteBuffer = 1 << 10
+)
+
+// writeBuffers lends writers the buffer they gather a frame in: 512 bytes
+// to start, grown by bursts to event.MaxServerFrameBytes at most; a writer
+// gives it back when it ends, so an idle connection holds none.
+var writeBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 0, 512)
+	return &b
+}}
+
 // conn is one WebSocket connection: a reader that decodes and applies the
-// client's frames, and a writer that drains the client's hub queue.
+// client's frames, and a writer, running only while the client's hub queue
+// or the heartbeat has something to write, that drains the queue.
 type conn struct {
 	srv    *Server
 	ws     *websocket.Conn
 	client *hub.Client
 	ip     string // the client IP's key in the per-IP limits (ipKey)
 	opened time.Time
+
+	// ctx is the connection's: cancelled once the reader and the
+	// writers are done, it ends the store reads of both.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// writers counts the writer under way (one at most): the client's
+	// OnWork starts one, with its lock held, so that Close then Wait never
+	// miss one.
+	writers sync.WaitGroup
+	// idle wakes a writer waiting in NextUntil: the heartbeat, when a ping
+	// is due, and linger, when the writer has waited writerLinger.
+	idle chan time.Time
+	// pingDue is set by the heartbeat and cleared by the writer that
+	// sends the Ping.
+	pingDue atomic.Bool
+	// ended is set once the connection ends: the heartbeat stops
+	// re-arming itself.
+	ended atomic.Bool
+	// silent is set by the silence timer when the client sent nothing for
+	// the heartbeat timeout: the reader's error is then that.
+	silent atomic.Bool
+	// The connection's timers, made once: heartbeat fires every heartbeat
+	// interval; silence after the heartbeat timeout without a frame
+	// (reset per frame read); stalled when a write takes writeTimeout;
+	// linger when a writer has waited writerLinger; gather ends the
+	// gather after a write (coalesceDelay).
+	heartbeat, silence, stalled, linger, gather *time.Timer
 
 	// Rate limits of this connection, of its client IP and, from the
 	// join, of its user. Only the reader touches them.
@@ -88,16 +150,20 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, reason, status)
 		return
 	}
-	defer s.unreserve(key)
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	ws, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
 		OriginPatterns: s.cfg.AllowedOrigins,
 	})
 	if err != nil {
+		s.unreserve(key)
 		s.log.Debug("websocket refused", "ip", ip, "origin", r.Header.Get("Origin"), "err", err)
 		return
 	}
 	ws.SetReadLimit(event.MaxClientFrameBytes)
+	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{
+		ctx:       ctx,
+		cancel:    cancel,
+		idle:      make(chan time.Time, 1),
 		srv:       s,
 		ws:        ws,
 		client:    hub.NewClient(s.cfg.QueueBytes),
@@ -112,14 +178,64 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 		historyLimit:  rate.NewLimiter(historyRate, historyBurst),
 		roomJoinLimit: rate.NewLimiter(roomJoinRate, roomJoinBurst),
 	}
-	defer s.limits.ipMsgs.release(key)
 	if !s.track(c) {
 		c.close(websocket.StatusServiceRestart, "server restarting")
+		cancel()
+		s.limits.ipMsgs.release(key)
+		s.unreserve(key)
 		return
 	}
-	defer s.untrack(c)
 	c.log.Info("connection opened")
-	c.serve(r.Context())
+	// The connection is served by a goroutine of its own, and this handler
+	// returns: net/http's goroutine ends, and with it what it held for the
+	// request (its stack, the *http.Request, the response and its
+	// buffer), which an upgraded connection never needs again.
+	go func() {
+		defer s.unreserve(key)
+		defer s.limits.ipMsgs.release(key)
+		defer s.untrack(c)
+		defer cancel()
+		c.serve()
+	}()
+}
+
+// smallBuffers hands coder/websocket the hijacked connection with buffers
+// of socketReadBuffer and socketWriteBuffer bytes instead of net/http's
+// 4 KiB each, which an idle connection would hold for nothing.
+type smallBuffers struct{ http.ResponseWriter }
+
+// Unwrap returns the ResponseWriter, for http.ResponseController.
+func (w smallBuffers) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Hijack hijacks the connection and wraps it in small buffers. Bytes the
+// client sent after its request, which net/http's reader holds already,
+// are read first.
+func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, fmt.Errorf("hijack: %w", err)
+	}
+	if n := brw.Reader.Buffered(); n > 0 {
+		early, _ := brw.Reader.Peek(n)
+		nc = &prefixConn{Conn: nc, prefix: bytes.Clone(early)}
+	}
+	return nc, bufio.NewReadWriter(bufio.NewReaderSize(nc, socketReadBuffer), bufio.NewWriterSize(nc, socketWriteBuffer)), nil
+}
+
+// prefixConn is a connection whose first reads return prefix.
+type prefixConn struct {
+	net.Conn
+	prefix []byte
+}
+
+// Read returns what is left of prefix, then reads the connection.
+func (c *prefixConn) Read(p []byte) (int, error) {
+	if len(c.prefix) > 0 {
+		n := copy(p, c.prefix)
+		c.prefix = c.prefix[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
 }
 
 // reserve counts one more WebSocket for the client IP key, or returns the
@@ -154,15 +270,38 @@ func (s *Server) unreserve(key string) {
 	}
 }
 
-// serve runs the writer and the reader until the connection ends, then
-// takes the client out of every room it joined, closes the socket and logs
-// one line.
-func (c *conn) serve(ctx context.Context) {
-	wctx, cancelWriter := context.WithCancel(ctx)
-	defer cancelWriter()
-	var writer sync.WaitGroup
-	writer.Go(func() { c.write(wctx) })
+// serve reads until the connection ends, with the writer started on demand
+// (startWriter) and the heartbeat and silence timers armed, then takes the
+// client out of every room it joined, closes the socket and logs one line.
+func (c *conn) serve() {
+	c.stalled = time.AfterFunc(time.Hour, func() { c.ws.CloseNow() })
+	c.stalled.Stop()
+	c.linger = time.AfterFunc(time.Hour, c.wakeWriter)
+	c.linger.Stop()
+	c.gather = time.NewTimer(time.Hour)
+	c.gather.Stop()
+	c.client.OnWork(c.startWriter)
+	// Made stopped, then armed: a timer's func may read its field at once.
+	c.heartbeat = time.AfterFunc(time.Hour, c.beat)
+	c.heartbeat.Stop()
+	// A client answers the server's pings, sent every heartbeat interval,
+	// so one silent for the heartbeat timeout is gone: the timer drops the
+	// socket (no close frame).
+	c.silence = time.AfterFunc(time.Hour, func() {
+		c.silent.Store(true)
+		c.ws.CloseNow()
+	})
+	c.silence.Stop()
+	c.heartbeat.Reset(c.srv.cfg.HeartbeatInterval)
+	c.silence.Reset(c.srv.cfg.HeartbeatTimeout)
+	defer func() {
+		c.ended.Store(true)
+		c.heartbeat.Stop()
+		c.silence.Stop()
+		c.linger.Stop()
+	}()
 
+	ctx := c.ctx
 	stopJoinWatch := c.watchJoin()
 	end := c.readAll(ctx)
 	stopJoinWatch()
@@ -172,19 +311,53 @@ func (c *conn) serve(ctx context.Context) {
 	}
 	c.log.Info("connection closed", "user", c.user, "reason", end.why, "status", int(end.code),
 		"frames_refused", c.errors, "duration", time.Since(c.opened).Round(time.Millisecond))
+	c.ended.Store(true)
 	if end.code == 0 {
 		// The peer is gone: nothing more can reach it.
 		c.client.Close()
-		cancelWriter()
-		writer.Wait()
+		c.cancel()
+		c.writers.Wait()
 		c.ws.CloseNow()
 		return
 	}
 	// The server ends the connection: deliver the error events queued so far,
 	// then the close frame.
 	c.client.Drain()
-	writer.Wait()
+	c.writers.Wait()
 	c.close(end.code, end.reason)
+}
+
+// startWriter starts a writer: the client's OnWork, called with the
+// client's lock held when it has work and no writer runs.
+func (c *conn) startWriter() {
+	c.writers.Add(1)
+	go func() {
+		defer c.writers.Done()
+		c.write(c.ctx)
+	}()
+}
+
+// wakeWriter wakes a writer waiting in NextUntil, without blocking: one
+// pending wake-up is enough.
+func (c *conn) wakeWriter() {
+	select {
+	case c.idle <- time.Time{}:
+	default:
+	}
+}
+
+// beat is the heartbeat timer, every heartbeat interval until the
+// connection ends: a Ping is due, which the writer running, or one started
+// for it, sends.
+func (c *conn) beat() {
+	if c.ended.Load() {
+		return
+	}
+	c.pingDue.Store(true)
+	if !c.client.Wake() {
+		c.wakeWriter()
+	}
+	c.heartbeat.Reset(c.srv.cfg.HeartbeatInterval)
 }
 
 // ending is how a connection ends: code and reason of the close frame the
@@ -213,22 +386,20 @@ func (c *conn) readAll(ctx context.Context) (end ending) {
 // the client must be closed.
 func (c *conn) read(ctx context.Context) ending {
 	for {
-		// A client answers the server's pings, sent every heartbeat
-		// interval, so one silent for the heartbeat timeout is gone; the
-		// timeout drops the socket (no close frame).
-		rctx, cancel := context.WithTimeout(ctx, c.srv.cfg.HeartbeatTimeout)
-		typ, frame, err := c.ws.Read(rctx)
-		timedOut := errors.Is(rctx.Err(), context.DeadlineExceeded)
-		cancel()
+		// The read gets a context that is never done: coder/websocket then
+		// watches none, and the silence timer, reset per frame, bounds the
+		// wait instead of a context and a timer per read.
+		typ, frame, err := c.ws.Read(context.Background())
 		if err != nil {
 			switch {
 			case c.joinState.Load() == joinExpired:
 				return ending{why: "join timeout"} // closed with 4002 by the writer
-			case timedOut && ctx.Err() == nil:
+			case c.silent.Load():
 				return ending{why: "heartbeat timeout"}
 			}
 			return ending{why: closedReason(err)}
 		}
+		c.silence.Reset(c.srv.cfg.HeartbeatTimeout)
 		if typ != websocket.MessageText {
 			c.refuse(event.ErrBadFrame, "")
 		} else if end := c.apply(ctx, frame); end.code != 0 {
@@ -599,35 +770,47 @@ func (c *conn) answer(e event.Error) {
 // ping is the heartbeat frame, encoded once.
 var ping, _ = event.Encode(event.Ping{})
 
-// write sends what the hub queues for the client, one frame per Next, and a
-// Ping every heartbeat interval, busy or not: the client's Pong is what
-// keeps a client that only reads from looking dead. Per frame it makes no
-// context, timer or allocation: the heartbeat is one timer reset after each
-// Ping, and the write timeout one timer armed around each write
-// (writeFrame), so that a write passes coder/websocket a context it need
-// not watch; the gather after a write (coalesceDelay) is one more timer,
-// reset per write.
+// write is the connection's writer, started by startWriter when there is
+// work: it sends the Ping due, if one is, then what the hub queues for the
+// client, one frame per NextUntil, until the queue stayed empty for
+// writerLinger and the client's Idle lets it end. Only one writer runs at
+// a time, so frames keep their order. After each frame it gathers
+// (coalesceDelay, ended early once a frame's worth is queued), so that
+// under load events go out several to a frame. Per frame it makes no
+// context, timer or allocation: the connection's timers are reset, and a
+// write passes coder/websocket a context it need not watch (writeFrame).
+// Its frame buffer comes from writeBuffers and goes back when it ends.
 func (c *conn) write(ctx context.Context) {
-	buf := make([]byte, 0, 512)
-	interval := c.srv.cfg.HeartbeatInterval
-	heartbeat := time.NewTimer(interval)
-	defer heartbeat.Stop()
-	// The write timeout: armed while a write is under way, it ends the
-	// connection, which ends the write.
-	stalled := time.AfterFunc(time.Hour, func() { c.ws.CloseNow() })
-	stalled.Stop()
-	defer stalled.Stop()
-	// The gather after a write (coalesceDelay): one timer, reset per write.
-	gather := time.NewTimer(time.Hour)
-	gather.Stop()
-	defer gather.Stop()
-	pingDue := false
+	bp := writeBuffers.Get().(*[]byte)
+	buf := (*bp)[:0]
+	defer func() {
+		if cap(buf) <= event.MaxServerFrameBytes {
+			*bp = buf[:0]
+			writeBuffers.Put(bp)
+		}
+	}()
 	for {
+		if c.pingDue.Swap(false) {
+			// A frame of its own: a full frame has no room for it.
+			if !c.writeFrame(ping) {
+				return
+			}
+		}
 		var err error
-		buf, err = c.client.NextUntil(ctx, buf[:0], heartbeat.C)
+		c.linger.Reset(writerLinger)
+		buf, err = c.client.NextUntil(ctx, buf[:0], c.idle)
+		c.linger.Stop()
 		switch {
 		case errors.Is(err, hub.ErrIdle):
-			pingDue, err = true, nil
+			if !c.pingDue.Load() && c.client.Idle() {
+				// A heartbeat whose Wake found this writer still running
+				// set pingDue before it: seen here, it gets a writer.
+				if c.pingDue.Load() {
+					c.client.Wake()
+				}
+				return
+			}
+			continue
 		case errors.Is(err, hub.ErrSlowConsumer):
 			c.log.Info("closing slow consumer")
 			// The reader sees the close and ends the connection.
@@ -640,51 +823,31 @@ func (c *conn) write(ctx context.Context) {
 		case err != nil:
 			return
 		}
-		if !pingDue {
-			// A busy connection still pings on time: the timer may
-			// have fired while a frame was taken.
-			select {
-			case <-heartbeat.C:
-				pingDue = true
-			default:
-			}
-		}
-		if pingDue {
-			// A frame of its own: a full frame has no room for it.
-			if !c.writeFrame(stalled, ping) {
-				return
-			}
-			pingDue = false
-			heartbeat.Reset(interval)
-		}
-		if len(buf) > 0 {
-			if !c.writeFrame(stalled, buf) {
-				return
-			}
-			// Just written: what arrives next, within coalesceDelay,
-			// goes out as one frame.
-			gather.Reset(coalesceDelay)
-			select {
-			case <-gather.C:
-			case <-ctx.Done():
+		if c.pingDue.Swap(false) {
+			if !c.writeFrame(ping) {
 				return
 			}
 		}
-		if cap(buf) > event.MaxServerFrameBytes {
-			buf = nil // a burst grew the buffer: do not keep it while idle
+		if !c.writeFrame(buf) {
+			return
 		}
+		// Just written: what arrives next, within coalesceDelay, goes out
+		// as one frame.
+		c.gather.Reset(coalesceDelay)
+		c.client.Gather(ctx, c.gather.C)
+		c.gather.Stop()
 	}
 }
 
-// writeFrame writes one frame within writeTimeout, armed on stalled, or
-// ends the connection. It reports whether the frame was written. The write
-// gets a context that is never done: coder/websocket then watches none,
-// and the connection's end (CloseNow, from stalled or the reader) ends a
-// write that waits.
-func (c *conn) writeFrame(stalled *time.Timer, frame []byte) bool {
-	stalled.Reset(writeTimeout)
+// writeFrame writes one frame within writeTimeout, armed on the stalled
+// timer, or ends the connection. It reports whether the frame was written.
+// The write gets a context that is never done: coder/websocket then
+// watches none, and the connection's end (CloseNow, from stalled or the
+// reader) ends a write that waits.
+func (c *conn) writeFrame(frame []byte) bool {
+	c.stalled.Reset(writeTimeout)
 	err := c.ws.Write(context.Background(), websocket.MessageText, frame)
-	stalled.Stop()
+	c.stalled.Stop()
 	if err != nil {
 		c.log.Debug("write failed", "err", err)
 		c.ws.CloseNow()

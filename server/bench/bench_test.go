@@ -42,7 +42,7 @@ func TestSmoke(t *testing.T) {
 	url := start(t, server.Config{})
 	rep := runFor(t, Config{
 		URL: url, Clients: 5, Senders: 2, Rate: 20, Duration: time.Second,
-		Drain: 10 * time.Second, ServerPID: os.Getpid(),
+		Drain: 10 * time.Second, ServerPID: os.Getpid(), LeaveWait: time.Second,
 	})
 	if p := rep.Problems(); len(p) > 0 {
 		t.Errorf("problems: %v", p)
@@ -216,5 +216,35 @@ func TestCommand(t *testing.T) {
 	}
 	if err := Command(context.Background(), []string{"-senders", "5", "-clients", "2"}, &out, &errOut); err == nil || !strings.Contains(err.Error(), "senders") {
 		t.Errorf("5 senders of 2 clients: %v, want an error naming senders", err)
+	}
+}
+
+// TestNoJoin connects clients that never join against a server that pings
+// every 50 ms and drops a client silent for 300 ms: they stay connected for
+// the run, answering the pings, and the server's memory after they leave is
+// reported.
+func TestNoJoin(t *testing.T) {
+	url := start(t, server.Config{HeartbeatInterval: 50 * time.Millisecond, HeartbeatTimeout: 300 * time.Millisecond, JoinTimeout: -1})
+	start := time.Now()
+	rep := runFor(t, Config{URL: url, Clients: 4, NoJoin: true, Hold: 200 * time.Millisecond, ServerPID: os.Getpid(), LeaveWait: time.Second})
+	if took := time.Since(start); took < 200*time.Millisecond {
+		t.Errorf("the run took %v, less than its hold of 200ms", took)
+	}
+	if p := rep.Problems(); len(p) > 0 {
+		t.Errorf("problems: %v", p)
+	}
+	if rep.Joined != 4 || rep.Sent != 0 {
+		t.Errorf("%d connected, %d sent; want 4, 0", rep.Joined, rep.Sent)
+	}
+	if rep.ServerRSSLeft <= 0 || rep.LeaveSettle <= 0 {
+		t.Errorf("RSS after the leave %d, settled after %v; want both above 0", rep.ServerRSSLeft, rep.LeaveSettle)
+	}
+	for _, want := range []string{"4 of 4 connected (no join)", "after the leave"} {
+		if !strings.Contains(rep.String(), want) {
+			t.Errorf("the report lacks %q:\n%s", want, rep)
+		}
+	}
+	if _, err := Run(context.Background(), Config{URL: url, Clients: 2, Senders: 1, Rate: 1, NoJoin: true}); err == nil || !strings.Contains(err.Error(), "senders") {
+		t.Errorf("a sender with no join: %v, want an error naming senders", err)
 	}
 }

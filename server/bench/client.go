@@ -102,6 +102,9 @@ func (c *client) connect(ctx context.Context) error {
 	c.ws = ws
 	c.done = make(chan struct{})
 	go c.read()
+	if c.r.cfg.NoJoin {
+		return nil // connected: the reader answers the pings
+	}
 	// The name ends with the run's id, so that the presence check counts
 	// this run's users only, not a person's or an earlier run's still in
 	// their grace period.

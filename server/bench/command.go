@@ -80,6 +80,10 @@ func Command(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fs.IntVar(&cfg.ServerPID, "pid", 0, "the server's process id on this machine: its memory per connection and CPU (Linux /proc)")
 	fs.IntVar(&cfg.ConnectConcurrency, "concurrency", DefaultConnectConcurrency, "clients that dial and join at once")
 	fs.StringVar(&cfg.Protocol, "protocol", ProtocolChat, "what the server speaks: "+strings.Join(Protocols, ", ")+" (a peer measured the same way; chat bench peers runs them all)")
+	presence := fs.Bool("presence", true, "check that every client ends the joins with the right presence list; -presence=false for a server that keeps none (chat floor)")
+	join := fs.Bool("join", true, "join the clients; -join=false only connects them and answers pings (0 senders; the server needs -join-timeout -1)")
+	fs.DurationVar(&cfg.Hold, "hold", 0, "how long to hold the clients idle after the joins before reading the server's memory (-pid) and sending")
+	fs.DurationVar(&cfg.LeaveWait, "leave-wait", DefaultLeaveWait, "with -pid: how long to wait after closing every client for the server's memory to settle")
 	asJSON := fs.Bool("json", false, "write the report as JSON (durations in nanoseconds, memory in bytes)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -91,9 +95,15 @@ func Command(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if cfg.Clients <= 0 {
 		return errors.New("bench: -clients must be 1 or more")
 	}
+	cfg.NoJoin = !*join
+	cfg.NoPresence = !*presence
 	if !isSet(fs, "senders") {
 		cfg.Senders = min(cfg.Senders, cfg.Clients) // -clients 5 alone is a run, not an error
+		if cfg.NoJoin {
+			cfg.Senders = 0 // -join=false alone is a run, not an error
+		}
 	}
+	raiseFileLimit(cfg.Clients, errOut)
 	if cfg.Rooms <= 0 {
 		return errors.New("bench: -rooms must be 1 or more")
 	}

@@ -40,6 +40,12 @@ const (
 	// once: 64 keeps a server's join path busy, and is few enough that a
 	// refusing or slow server shows as refusals, not a storm of timeouts.
 	DefaultConnectConcurrency = 64
+
+	// DefaultLeaveWait is how long the generator waits after closing every
+	// connection for the server's memory to settle: 60 s, since the Go
+	// runtime returns freed memory to the system over tens of seconds
+	// rather than at once.
+	DefaultLeaveWait = time.Minute
 )
 
 // connectTimeout bounds one client's dial and join: 30 s, far above the
@@ -109,6 +115,31 @@ type Config struct {
 	// (ProtocolCentrifugo, ProtocolSocketIO) to measure it the same way
 	// (peer.go). Zero value means ProtocolChat.
 	Protocol string
+
+	// NoJoin makes the clients connect only: each dials, answers the
+	// server's pings and never joins, which measures what a connection
+	// costs the server before its join. It takes no senders. The server
+	// closes a connection that has not joined within its -join-timeout
+	// (60 s): run it with -join-timeout -1 to hold them longer.
+	NoJoin bool
+
+	// NoPresence skips the check of the clients' presence lists, for a
+	// server that keeps none (chat floor). A peer's protocol (Protocol)
+	// and NoJoin skip it too.
+	NoPresence bool
+
+	// Hold is how long the clients stay connected and idle after the
+	// joins before the generator reads the server's memory (ServerRSSAfter)
+	// and the senders start: an idle server's memory, once what the joins
+	// left behind was collected and returned, rather than its peak
+	// during them. Zero value means none.
+	Hold time.Duration
+
+	// LeaveWait is how long the generator waits, once it closed every
+	// connection, for the server's resident memory to settle, given
+	// ServerPID: Report.ServerRSSLeft is what it settled to. Zero value
+	// means DefaultLeaveWait.
+	LeaveWait time.Duration
 }
 
 // withDefaults returns cfg with its zero fields set to their defaults, or an
@@ -138,6 +169,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Window == 0 {
 		cfg.Window = DefaultWindow
 	}
+	if cfg.LeaveWait == 0 {
+		cfg.LeaveWait = DefaultLeaveWait
+	}
 	switch {
 	case cfg.Clients < 0:
 		return cfg, fmt.Errorf("clients: %d is negative", cfg.Clients)
@@ -157,6 +191,12 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("server pid: %d is negative", cfg.ServerPID)
 	case cfg.ConnectConcurrency < 0:
 		return cfg, fmt.Errorf("connect concurrency: %d is negative", cfg.ConnectConcurrency)
+	case cfg.NoJoin && cfg.Senders > 0:
+		return cfg, fmt.Errorf("senders: %d senders cannot send without joining: 0 with no join", cfg.Senders)
+	case cfg.Hold < 0:
+		return cfg, fmt.Errorf("hold: %v is negative", cfg.Hold)
+	case cfg.LeaveWait < 0:
+		return cfg, fmt.Errorf("leave wait: %v is negative", cfg.LeaveWait)
 	}
 	if err := cfg.checkProtocol(); err != nil {
 		return cfg, err

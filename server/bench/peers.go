@@ -89,6 +89,8 @@ type peerServer struct {
 	protocol string
 	url      string
 	cmd      *exec.Cmd
+	// flags are the generator's extra flags for this server.
+	flags []string
 }
 
 // RunPeers runs the scenario of cfg against each of cfg.Servers at each of
@@ -159,6 +161,7 @@ func runPeer(ctx context.Context, cfg PeersConfig, server string, rate float64) 
 		"-clients", strconv.Itoa(cfg.Clients), "-senders", strconv.Itoa(cfg.Senders),
 		"-rate", strconv.FormatFloat(rate, 'g', -1, 64), "-duration", cfg.Duration.String(),
 		"-drain", cfg.Drain.String(), "-pid", strconv.Itoa(srv.cmd.Process.Pid)}
+	args = append(args, srv.flags...)
 	gen := pinned(ctx, cfg.GeneratorCPUs, cfg.Generator, args...)
 	var out, errOut bytes.Buffer
 	gen.Stdout, gen.Stderr = &out, &errOut
@@ -182,9 +185,10 @@ func (cfg PeersConfig) server(ctx context.Context, name, dir string) (peerServer
 	switch name {
 	case ServerChat:
 		return peerServer{ProtocolChat, "ws://" + addr + "/ws", pinned(ctx, cfg.ServerCPUs, cfg.Chat,
-			append([]string{"-addr", addr, "-data", dir}, serverLimitsOff...)...)}, nil
+			append([]string{"-addr", addr, "-data", dir}, serverLimitsOff...)...), nil}, nil
 	case ServerFloor:
-		return peerServer{ProtocolChat, "ws://" + addr + "/ws", pinned(ctx, cfg.ServerCPUs, cfg.Chat, "floor", "-addr", addr)}, nil
+		return peerServer{ProtocolChat, "ws://" + addr + "/ws", pinned(ctx, cfg.ServerCPUs, cfg.Chat, "floor", "-addr", addr),
+			[]string{"-presence=false"}}, nil // the floor keeps no presence list
 	case ServerCentrifugo:
 		if cfg.Centrifugo == "" {
 			return peerServer{}, errors.New("no centrifugo binary (-centrifugo)")
@@ -193,7 +197,7 @@ func (cfg PeersConfig) server(ctx context.Context, name, dir string) (peerServer
 		if err := os.WriteFile(conf, centrifugoConfig(cfg.Port), 0o600); err != nil {
 			return peerServer{}, fmt.Errorf("centrifugo's config: %w", err)
 		}
-		return peerServer{ProtocolCentrifugo, "ws://" + addr, pinned(ctx, cfg.ServerCPUs, cfg.Centrifugo, "--config", conf)}, nil
+		return peerServer{ProtocolCentrifugo, "ws://" + addr, pinned(ctx, cfg.ServerCPUs, cfg.Centrifugo, "--config", conf), nil}, nil
 	case ServerSocketIO:
 		if cfg.SocketIOModules == "" {
 			return peerServer{}, errors.New("no node_modules holding socket.io (-socketio-modules)")
@@ -204,7 +208,7 @@ func (cfg PeersConfig) server(ctx context.Context, name, dir string) (peerServer
 		}
 		cmd := pinned(ctx, cfg.ServerCPUs, cmp.Or(cfg.Node, "node"), script)
 		cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(cfg.Port), "NODE_PATH="+cfg.SocketIOModules)
-		return peerServer{ProtocolSocketIO, "ws://" + addr, cmd}, nil
+		return peerServer{ProtocolSocketIO, "ws://" + addr, cmd, nil}, nil
 	}
 	return peerServer{}, fmt.Errorf("no server %q: the servers are %s, %s, %s and %s",
 		name, ServerChat, ServerCentrifugo, ServerSocketIO, ServerFloor)

@@ -113,6 +113,18 @@ type Report struct {
 	ServerRSSBefore  int64 `json:"server_rss_before"`
 	ServerRSSAfter   int64 `json:"server_rss_after"`
 	ServerRSSPerConn int64 `json:"server_rss_per_conn"`
+	// ServerRSSLeft is the server's resident memory once every client
+	// left (the run closed them) and it settled, LeaveSettle how long
+	// that took from the close, and LeaveSettled whether it settled
+	// within Config.LeaveWait (otherwise ServerRSSLeft is the last
+	// reading). A server that frees what its connections held comes back
+	// near ServerRSSBefore. Zero without Config.ServerPID.
+	ServerRSSLeft int64         `json:"server_rss_left"`
+	LeaveSettle   time.Duration `json:"leave_settle_ns"`
+	LeaveSettled  bool          `json:"leave_settled"`
+	// NoJoin is Config.NoJoin: the clients connected and never joined,
+	// and Joined counts those that connected.
+	NoJoin bool `json:"no_join"`
 
 	// WallTime is the send and the drain, from the first send to the end of
 	// the drain. CPUTime is the generator's CPU (user and system) in it, and
@@ -135,7 +147,7 @@ func newReport(cfg Config) Report {
 	}
 	return Report{
 		URL: cfg.URL, Clients: cfg.Clients, Senders: cfg.Senders, Rooms: cfg.Rooms,
-		Rate: cfg.Rate, Window: window, Duration: cfg.Duration, Planned: cfg.planned(),
+		Rate: cfg.Rate, Window: window, Duration: cfg.Duration, Planned: cfg.planned(), NoJoin: cfg.NoJoin,
 		ConnectRefused: map[string]int{}, JoinRefused: map[string]int{},
 		Refused: map[string]int64{}, Errors: map[string]int64{}, Closed: map[string]int{},
 	}
@@ -147,7 +159,11 @@ func newReport(cfg Config) Report {
 func (r Report) Problems() []string {
 	var out []string
 	if r.Joined < r.Clients {
-		out = append(out, fmt.Sprintf("%d of %d clients did not join", r.Clients-r.Joined, r.Clients))
+		did := "join"
+		if r.NoJoin {
+			did = "connect"
+		}
+		out = append(out, fmt.Sprintf("%d of %d clients did not %s", r.Clients-r.Joined, r.Clients, did))
 	}
 	if r.PresenceChecked && r.PresenceRight < r.Joined {
 		out = append(out, fmt.Sprintf("%d clients with a wrong presence list", r.Joined-r.PresenceRight))
@@ -188,8 +204,13 @@ func (r Report) String() string {
 		rate = fmt.Sprintf("as fast as acknowledged (window %d)", r.Window)
 	}
 	line("target", "%s: %d clients in %d room(s), %d senders at %s for %v", r.URL, r.Clients, r.Rooms, r.Senders, rate, r.Duration)
-	line("connect+join", "%d of %d joined in %v; per client p50 %v, p99 %v, max %v",
-		r.Joined, r.Clients, ms(r.JoinTime), ms(r.JoinP50), ms(r.JoinP99), ms(r.JoinMax))
+	if r.NoJoin {
+		line("connect", "%d of %d connected (no join) in %v; per client p50 %v, p99 %v, max %v",
+			r.Joined, r.Clients, ms(r.JoinTime), ms(r.JoinP50), ms(r.JoinP99), ms(r.JoinMax))
+	} else {
+		line("connect+join", "%d of %d joined in %v; per client p50 %v, p99 %v, max %v",
+			r.Joined, r.Clients, ms(r.JoinTime), ms(r.JoinP50), ms(r.JoinP99), ms(r.JoinMax))
+	}
 	if r.Joined > 0 && r.PresenceChecked {
 		settled := "not all within the drain"
 		if r.PresenceRight == r.Joined {
@@ -208,6 +229,14 @@ func (r Report) String() string {
 	if r.ServerRSSBefore > 0 {
 		line("server memory", "RSS %s before, %s after the joins: %s per connection",
 			size(r.ServerRSSBefore), size(r.ServerRSSAfter), size(r.ServerRSSPerConn))
+	}
+	if r.ServerRSSLeft > 0 {
+		settled := "settled"
+		if !r.LeaveSettled {
+			settled = "still moving"
+		}
+		line("after the leave", "RSS %s, %+.1f%% of before (%s %v after the close)",
+			size(r.ServerRSSLeft), 100*float64(r.ServerRSSLeft-r.ServerRSSBefore)/float64(r.ServerRSSBefore), settled, ms(r.LeaveSettle))
 	}
 	if r.Senders > 0 {
 		if r.Rate == 0 {

@@ -72,7 +72,8 @@ func (s *sender) room() int { return s.client.room }
 // It connects and joins every client, at most cfg.ConnectConcurrency at
 // once; reads the server's memory before and after, given its pid; sends
 // for cfg.Duration; waits up to cfg.Drain for what was sent to arrive; then
-// closes every connection (1000).
+// closes every connection (1000) and, given the server's pid, waits up to
+// cfg.LeaveWait for its memory to settle (afterLeave).
 //
 // Refusals (of an upgrade, a join, a send) and connections the server
 // closed are in the Report, not errors: Report.Problems lists them. The
@@ -94,6 +95,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	defer r.close()
 
 	r.connect(ctx, &rep)
+	r.hold(ctx)
 	if cfg.ServerPID > 0 {
 		if rep.ServerRSSAfter, err = serverRSS(cfg.ServerPID); err != nil {
 			return rep, fmt.Errorf("bench: after the joins: %w", err)
@@ -108,7 +110,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return rep, fmt.Errorf("bench: while connecting: %w", err)
 	}
 
-	if r.peer == nil { // the peers' protocols have no presence list to check
+	if r.peer == nil && !r.cfg.NoJoin && !r.cfg.NoPresence {
 		r.presence(ctx, r.lastJoin, &rep)
 	}
 	rep.SettleTime = r.settle(ctx)
@@ -135,6 +137,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	r.collect(&rep, start)
 	if err := ctx.Err(); err != nil {
 		return rep, fmt.Errorf("bench: %w", err)
+	}
+	if cfg.ServerPID > 0 {
+		if err := r.afterLeave(ctx, &rep); err != nil {
+			return rep, fmt.Errorf("bench: after the leave: %w", err)
+		}
 	}
 	return rep, nil
 }

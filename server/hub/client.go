@@ -54,8 +54,20 @@ type Client struct {
 	mu     sync.Mutex
 	queue  [][]byte // encoded events, shared with other clients: never modified
 	queued int      // bytes in queue
-	err    error    // why the client stopped: ErrSlowConsumer or ErrClosed
-	drain  bool     // Drain was called: Next empties the queue, then ErrClosed
+	// slots holds the backing array of queue, borrowed from queueSlots
+	// while anything is queued and given back once Next has copied the
+	// frame that emptied it: an idle client holds no array, and a busy one
+	// allocates none per event.
+	slots *queueArray
+	err   error // why the client stopped: ErrSlowConsumer or ErrClosed
+	drain bool  // Drain was called: Next empties the queue, then ErrClosed
+	// full holds a token once a frame's worth is queued, or the client
+	// stopped: it ends a writer's Gather early.
+	full chan struct{}
+	// start, set by OnWork, starts a writer; writing is true while one
+	// runs (from the kick that started it until its Idle returned true).
+	start   func()
+	writing bool
 	// fills are the rooms catching up with their history, whose next page
 	// Next queues when the queue is empty: the first of them, which then
 	// goes to the back, so that rooms catching up at once take turns.
@@ -85,7 +97,132 @@ func NewClient(queueBytes int) *Client {
 	if queueBytes <= 0 {
 		queueBytes = DefaultQueueBytes
 	}
-	return &Client{limit: queueBytes, wake: make(chan struct{}, 1), rooms: make(map[string]*membership)}
+	return &Client{limit: queueBytes, wake: make(chan struct{}, 1), full: make(chan struct{}, 1), rooms: make(map[string]*membership)}
+}
+
+// queueArray is a queue's backing array, pooled in queueSlots.
+type queueArray struct{ events [][]byte }
+
+// Bounds of the queue arrays pooled in queueSlots.
+const (
+	// queueSlotsMin is the length of a new array: 8 events, a burst of a
+	// busy room between two writes.
+	queueSlotsMin = 8
+	// queueSlotsMax is the longest array given back to queueSlots: 1024
+	// events (24 KiB of slice headers); one a backlog grew longer is left
+	// to the collector, so the pool never holds a burst's worth.
+	queueSlotsMax = 1024
+)
+
+// queueSlots lends queue arrays to the clients that have anything queued:
+// a room's fan-out then appends to arrays the writers gave back instead of
+// allocating one per member and write.
+var queueSlots = sync.Pool{New: func() any { return &queueArray{events: make([][]byte, 0, queueSlotsMin)} }}
+
+// push appends b to the queue, borrowing an array from queueSlots when the
+// queue has none, and growing it (a new array, copied) when it is full.
+// c.mu must be held.
+func (c *Client) push(b []byte) {
+	if c.slots == nil {
+		c.slots = queueSlots.Get().(*queueArray)
+		c.queue = c.slots.events[:0]
+	}
+	if len(c.queue) == cap(c.queue) {
+		// The part of the array before queue may still be read by Next:
+		// copy only what is queued.
+		grown := make([][]byte, len(c.queue), max(2*cap(c.queue), queueSlotsMin))
+		copy(grown, c.queue)
+		c.queue = grown
+		c.slots = &queueArray{events: grown}
+	}
+	c.queue = append(c.queue, b)
+}
+
+// dropQueue forgets what is queued, and the array: Next may be reading a
+// frame out of it. c.mu must be held.
+func (c *Client) dropQueue() {
+	c.queue, c.queued, c.slots = nil, 0, nil
+}
+
+// OnWork sets start, which the client calls (with its lock held, and
+// possibly a room's, so it must only start a goroutine) when it has
+// something for a writer while none runs: an event queued, a room catching up, Drain, or
+// a stop to report. The writer it starts takes frames with NextUntil until
+// Idle lets it go; then the next work starts another. A connection thus
+// holds no writer goroutine while idle. Call it before the client joins.
+func (c *Client) OnWork(start func()) {
+	c.mu.Lock()
+	c.start = start
+	c.mu.Unlock()
+}
+
+// kick starts a writer, when there is one to start and none runs: the
+// caller just gave it work. It reports whether it started one. c.mu must
+// be held, and is while start runs: a Close that follows then finds the
+// writer started (the connection's count of writers raised), never about
+// to be.
+func (c *Client) kick() bool {
+	if c.start == nil || c.writing {
+		return false
+	}
+	c.writing = true
+	c.start()
+	return true
+}
+
+// Wake starts a writer when none runs and the client has not stopped: the
+// connection has work of its own for it, such as a heartbeat. It reports
+// whether it started one; a writer already running is not woken, and must
+// be told by its own means (its NextUntil channel).
+func (c *Client) Wake() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err == nil && !c.drain && c.kick()
+}
+
+// Idle is what a writer started by OnWork's start calls when it has
+// nothing more to write: it reports whether the writer may end, which it
+// may when nothing is queued, no room is catching up, and the client has
+// neither stopped nor been drained (then NextUntil has that to return).
+// From then on, new work starts a new writer.
+func (c *Client) Idle() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.queue) > 0 || len(c.fills) > 0 || c.err != nil || c.drain {
+		return false
+	}
+	c.writing = false
+	return true
+}
+
+// Gather waits until until fires, a frame's worth of events is queued
+// (event.MaxServerFrameBytes: waiting longer could add nothing to the next
+// frame), the client stops, or ctx ends. A writer calls it after a write,
+// so that what arrives meanwhile goes out in one frame.
+func (c *Client) Gather(ctx context.Context, until <-chan time.Time) {
+	select {
+	case <-c.full: // a token from before the last frame was taken
+	default:
+	}
+	c.mu.Lock()
+	full := c.queued >= event.MaxServerFrameBytes || c.err != nil || c.drain
+	c.mu.Unlock()
+	if full {
+		return
+	}
+	select {
+	case <-until:
+	case <-c.full:
+	case <-ctx.Done():
+	}
+}
+
+// signalFull ends a Gather under way, without blocking.
+func (c *Client) signalFull() {
+	select {
+	case c.full <- struct{}{}:
+	default:
+	}
 }
 
 // User returns the identity the hub gave the client at Join.
@@ -196,8 +333,9 @@ func (c *Client) EnqueueIfIdle(b []byte) bool {
 	c.mu.Lock()
 	ok := c.err == nil && !c.drain && len(c.fills) == 0 && c.queued+len(b) < c.limit/idleShare
 	if ok {
-		c.queue = append(c.queue, b)
+		c.push(b)
 		c.queued += len(b)
+		c.kick()
 	}
 	c.mu.Unlock()
 	if ok {
@@ -211,17 +349,24 @@ func (c *Client) EnqueueIfIdle(b []byte) bool {
 // fallen too far behind to catch up, and waiting for it would stall the room.
 func (c *Client) enqueue(b []byte) {
 	c.mu.Lock()
+	full := false
 	if c.err == nil && !c.drain {
 		if c.queued+len(b) > c.limit {
 			c.err = ErrSlowConsumer
-			c.queue, c.queued = nil, 0
+			c.dropQueue()
+			full = true
 		} else {
-			c.queue = append(c.queue, b)
+			full = c.queued < event.MaxServerFrameBytes && c.queued+len(b) >= event.MaxServerFrameBytes
+			c.push(b)
 			c.queued += len(b)
 		}
+		c.kick()
 	}
 	c.mu.Unlock()
 	c.signal()
+	if full {
+		c.signalFull()
+	}
 }
 
 // enqueueAll appends first (unless nil) and then the events of each of rest
@@ -236,22 +381,31 @@ func (c *Client) enqueueAll(first []byte, rest ...[][]byte) {
 		}
 	}
 	c.mu.Lock()
+	full := false
 	if c.err == nil && !c.drain {
 		if c.queued+size > c.limit {
 			c.err = ErrSlowConsumer
-			c.queue, c.queued = nil, 0
+			c.dropQueue()
+			full = true
 		} else {
+			full = c.queued < event.MaxServerFrameBytes && c.queued+size >= event.MaxServerFrameBytes
 			if first != nil {
-				c.queue = append(c.queue, first)
+				c.push(first)
 			}
 			for _, events := range rest {
-				c.queue = append(c.queue, events...)
+				for _, b := range events {
+					c.push(b)
+				}
 			}
 			c.queued += size
 		}
+		c.kick()
 	}
 	c.mu.Unlock()
 	c.signal()
+	if full {
+		c.signalFull()
+	}
 }
 
 // addFill adds m to the rooms that Next refills an empty queue from while
@@ -260,6 +414,9 @@ func (c *Client) enqueueAll(first []byte, rest ...[][]byte) {
 func (c *Client) addFill(m *membership) {
 	c.mu.Lock()
 	c.fills = append(c.fills, m)
+	if c.err == nil {
+		c.kick()
+	}
 	c.mu.Unlock()
 	c.signal()
 }
@@ -286,10 +443,12 @@ func (c *Client) stop(err error) {
 	c.mu.Lock()
 	if c.err == nil {
 		c.err = err
-		c.queue, c.queued = nil, 0
+		c.dropQueue()
+		c.kick()
 	}
 	c.mu.Unlock()
 	c.signal()
+	c.signalFull()
 }
 
 // Close stops the client: Next returns ErrClosed from now on, what was
@@ -299,9 +458,10 @@ func (c *Client) Close() {
 	if c.err == nil {
 		c.err = ErrClosed
 	}
-	c.queue, c.queued = nil, 0
+	c.dropQueue()
 	c.mu.Unlock()
 	c.signal()
+	c.signalFull()
 }
 
 // Drain stops the client once what is queued has been taken: Next returns
@@ -310,8 +470,12 @@ func (c *Client) Close() {
 func (c *Client) Drain() {
 	c.mu.Lock()
 	c.drain = true
+	if c.err == nil {
+		c.kick()
+	}
 	c.mu.Unlock()
 	c.signal()
+	c.signalFull()
 }
 
 // Next blocks until events are queued and appends them to buf as one server
@@ -337,7 +501,7 @@ func (c *Client) NextUntil(ctx context.Context, buf []byte, until <-chan time.Ti
 			return buf, err
 		}
 		if len(c.queue) > 0 {
-			frame := c.take()
+			frame, emptied := c.take()
 			c.mu.Unlock()
 			// Copied without the lock: the hub queues for this client
 			// meanwhile, with the room's lock held.
@@ -348,6 +512,13 @@ func (c *Client) NextUntil(ctx context.Context, buf []byte, until <-chan time.Ti
 				buf = append(buf, b...)
 			}
 			clear(frame) // the queue no longer reaches these elements
+			if emptied != nil {
+				// Copied: no one reaches the array any more.
+				clear(emptied.events[:cap(emptied.events)])
+				if cap(emptied.events) <= queueSlotsMax {
+					queueSlots.Put(emptied)
+				}
+			}
 			return buf, nil
 		}
 		if c.drain {
@@ -385,8 +556,10 @@ func (c *Client) NextUntil(ctx context.Context, buf []byte, until <-chan time.Ti
 // take removes the events that fit in one frame from the queue and returns
 // them: a piece of the queue's backing array that the queue no longer
 // reaches, so Next may read and clear it without the lock. The first event
-// always fits: no event is larger than a frame.
-func (c *Client) take() [][]byte {
+// always fits: no event is larger than a frame. When that empties the
+// queue, emptied is its array, which the client no longer holds: Next
+// gives it back to queueSlots once it copied the frame.
+func (c *Client) take() (frame [][]byte, emptied *queueArray) {
 	n, size := 0, 0
 	for _, b := range c.queue {
 		if n > 0 && size+1+len(b) > event.MaxServerFrameBytes {
@@ -399,15 +572,17 @@ func (c *Client) take() [][]byte {
 		c.queued -= len(b)
 		n++
 	}
-	frame := c.queue[:n:n]
+	frame = c.queue[:n:n]
 	c.queue = c.queue[n:]
 	if len(c.queue) == 0 {
-		c.queue = nil // drop the backing array: an idle client holds nothing
+		// An idle client holds no array.
+		emptied = c.slots
+		c.queue, c.slots = nil, nil
 	} else {
 		// More is waiting: make sure the writer comes back without a wake-up.
 		c.signal()
 	}
-	return frame
+	return frame, emptied
 }
 
 // signal wakes Next without blocking; one pending token is enough.
