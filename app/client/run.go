@@ -92,7 +92,7 @@ func (s *Session) pause(ctx context.Context, d time.Duration) error {
 // it joined, how long it was open and why it ended.
 func (s *Session) connect(ctx context.Context) (joined bool, lived time.Duration, err error) {
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
-	conn, err := Dial(dctx, s.url)
+	conn, err := s.dial(dctx, s.url)
 	cancel()
 	if err != nil {
 		return false, 0, err

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -24,9 +25,12 @@ import (
 
 // traceDir, when set (go test -run '^$' -bench Startup ./server/e2e
 // -args -startup.trace=DIR), is where BenchmarkStartup writes a Chromium
-// performance trace of its first cold and first warm start, cold.json and
-// warm.json, to open in the Performance panel of DevTools or in Perfetto.
-var traceDir = flag.String("startup.trace", "", "write Chromium traces of a cold and a warm start to this directory")
+// performance trace of each start, N-cold.json, N-warm.json and
+// N-restart.json for its iteration N, to open in the Performance panel of
+// DevTools or in Perfetto; it then reports the main thread's CPU time too.
+// Tracing slows the page down: the times of a traced run are not
+// comparable with those of one that is not.
+var traceDir = flag.String("startup.trace", "", "write Chromium traces of each start to this directory")
 
 // startupWatch runs in every document before its own scripts and records,
 // in ms since the navigation started (performance.now()), the steps of the
@@ -56,14 +60,20 @@ const startupWatch = `(() => {
 	const WS = window.WebSocket;
 	window.WebSocket = new Proxy(WS, {construct(target, args, newTarget) {
 		const ws = Reflect.construct(target, args, newTarget);
-		m.dial ??= now();
+		if (m.dial === undefined) {
+			m.dial = now();
+			const c = document.getElementById("connection");
+			m.dialFirst = !(c && c.getAttribute("data-state"));
+		}
 		ws.addEventListener("open", () => { m.open ??= now(); });
 		return ws;
 	}});
 	const seen = () => {
 		const c = document.getElementById("connection");
 		if (c && c.getAttribute("data-state")) m.mounted ??= now();
-		if (c && c.getAttribute("data-state") === "connected" && !m.connected) { m.connected = now(); connected(); }
+		if (c && c.getAttribute("data-state") === "connected" && !m.connected) {
+			m.connected = now(); performance.mark("chat:connected"); connected();
+		}
 		if (m.sawLoader && !document.getElementById("app-wasm-loader")) m.loaderGone ??= now();
 		if (document.getElementById("app-wasm-loader")) m.sawLoader = true;
 	};
@@ -97,6 +107,7 @@ const startupRead = `(() => {
 		mounted: m.mounted || 0,
 		loaderGone: m.loaderGone || 0,
 		dial: m.dial || 0,
+		dialFirst: !!m.dialFirst,
 		open: m.open || 0,
 		connected: m.connected || 0,
 	};
@@ -123,17 +134,35 @@ type startupMarks struct {
 	Mounted      float64 `json:"mounted"`      // the WASM set #connection's data-state
 	LoaderGone   float64 `json:"loaderGone"`   // go-app's loader removed
 	Dial         float64 `json:"dial"`         // the WebSocket created
+	DialFirst    bool    `json:"dialFirst"`    // … before the page showed a data-state
 	Open         float64 `json:"open"`         // … and open
 	Connected    float64 `json:"connected"`    // data-state="connected"
+
+	// Traced is set when the start was traced, and with it the CPU time
+	// of the page's main thread from the navigation to the connected
+	// socket, and the part of it spent compiling WebAssembly functions
+	// on their first call (V8 compiles lazily), in ms. Unlike the times
+	// above, these hardly depend on what else the machine runs.
+	Traced  bool    `json:"-"`
+	MainCPU float64 `json:"-"`
+	LazyCPU float64 `json:"-"`
 }
 
 func (m startupMarks) String() string {
 	return fmt.Sprintf("connected %.0f ms (html %.0f, dcl %.0f, fcp %.0f, app.js %.0f, "+
 		"app.wasm %.0f-%.0f (%d fetches, %d bytes over the network, service worker %v, %q, url %q), instantiate %.0f-%.0f, "+
-		"mounted %.0f, loader gone %.0f, dial %.0f, open %.0f; %s, controlled %v)",
+		"mounted %.0f, loader gone %.0f, dial %.0f (before the first render %v), open %.0f; %s, controlled %v)",
 		m.Connected, m.HTML, m.DCL, m.FCP, m.AppJS, m.WasmStart, m.WasmEnd, m.WasmFetches, m.WasmTransfer, m.WasmWorker,
-		m.WasmType, m.WasmURL, m.Instantiate, m.Instantiated, m.Mounted, m.LoaderGone, m.Dial, m.Open,
-		m.NavType, m.Controlled)
+		m.WasmType, m.WasmURL, m.Instantiate, m.Instantiated, m.Mounted, m.LoaderGone, m.Dial, m.DialFirst, m.Open,
+		m.NavType, m.Controlled) + m.cpu()
+}
+
+// cpu formats the CPU times of a traced start.
+func (m startupMarks) cpu() string {
+	if !m.Traced {
+		return ""
+	}
+	return fmt.Sprintf("; main thread CPU %.0f ms, of which lazy WebAssembly compilation %.0f ms", m.MainCPU, m.LazyCPU)
 }
 
 // watchStartup installs startupWatch in every document the tab opens from
@@ -202,17 +231,20 @@ type starts struct {
 // startOnce opens url in a new browser with a fresh profile, reloads it,
 // and opens it again in a new browser on the same profile, and returns
 // the marks of the three starts. With dir set it writes a Chromium trace
-// of each to dir/cold.json, dir/warm.json and dir/restart.json.
-func startOnce(t testing.TB, url, dir string) starts {
+// of each to dir/<prefix>cold.json, dir/<prefix>warm.json and
+// dir/<prefix>restart.json, and adds the main thread's CPU times to the
+// marks.
+func startOnce(t testing.TB, url, dir, prefix string) starts {
 	t.Helper()
 	var s starts
 	profile := t.TempDir()
-	trace := func(b *browser, name string, load func()) {
+	trace := func(b *browser, name string, m *startupMarks, load func()) {
 		if dir == "" {
 			load()
 			return
 		}
-		b.trace(t, filepath.Join(dir, name), load)
+		main, lazy := b.trace(t, filepath.Join(dir, name), load)
+		m.Traced, m.MainCPU, m.LazyCPU = true, main, lazy
 	}
 	done := func(b *browser) {
 		if errs := b.consoleErrors(); len(errs) != 0 {
@@ -226,12 +258,12 @@ func startOnce(t testing.TB, url, dir string) starts {
 
 	b := newBrowserIn(t, profile)
 	b.watchStartup(t)
-	trace(b, "cold.json", func() {
+	trace(b, prefix+"cold.json", &s.Cold, func() {
 		b.navigate(t, url)
 		s.Cold = b.startupOf(t)
 	})
 	b.waitOfflineReady(t)
-	trace(b, "warm.json", func() {
+	trace(b, prefix+"warm.json", &s.Warm, func() {
 		b.reload(t)
 		s.Warm = b.startupOf(t)
 	})
@@ -239,7 +271,7 @@ func startOnce(t testing.TB, url, dir string) starts {
 
 	b = newBrowserIn(t, profile)
 	b.watchStartup(t)
-	trace(b, "restart.json", func() {
+	trace(b, prefix+"restart.json", &s.Restart, func() {
 		b.navigate(t, url)
 		s.Restart = b.startupOf(t)
 	})
@@ -256,8 +288,9 @@ var traceCategories = []string{
 }
 
 // trace records a Chromium performance trace of the tab while run runs,
-// and writes it to file as a JSON array of trace events.
-func (b *browser) trace(t testing.TB, file string, run func()) {
+// writes it to file as a JSON array of trace events, and returns the
+// main thread's CPU times of the start it holds (see traceCPU).
+func (b *browser) trace(t testing.TB, file string, run func()) (main, lazy float64) {
 	t.Helper()
 	lctx, stop := context.WithCancel(b.ctx)
 	defer stop()
@@ -306,6 +339,86 @@ func (b *browser) trace(t testing.TB, file string, run func()) {
 		t.Fatalf("write the trace: %v", err)
 	}
 	t.Logf("%s: %d trace events in %s", b.name, len(events), file)
+	main, lazy, err = traceCPU(events)
+	if err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	return main, lazy
+}
+
+// traceEvent is the part of a Chromium trace event that traceCPU reads.
+type traceEvent struct {
+	Name string  `json:"name"`
+	Ph   string  `json:"ph"`
+	Pid  int     `json:"pid"`
+	Tid  int     `json:"tid"`
+	Ts   float64 `json:"ts"`   // µs
+	Dur  float64 `json:"dur"`  // µs, wall
+	Tdur float64 `json:"tdur"` // µs, the thread's CPU
+	Args struct {
+		Data struct {
+			// DocumentLoaderURL is the page's address in the
+			// navigationStart of a page; an SVG image's document has
+			// one too, with none.
+			DocumentLoaderURL string `json:"documentLoaderURL"`
+		} `json:"data"`
+	} `json:"args"`
+}
+
+// traceCPU returns, in ms, the CPU time of the page's main thread from the
+// navigation's start to startupWatch's "chat:connected" mark, and the part
+// of it in V8's lazy compilation of WebAssembly functions. It adds up the
+// thread's outermost slices, so that nested ones count once.
+func traceCPU(raw []jsonv2.Value) (main, lazy float64, err error) {
+	events := make([]traceEvent, 0, len(raw))
+	for _, r := range raw {
+		var e traceEvent
+		if err := json.Unmarshal(r, &e); err != nil {
+			return 0, 0, fmt.Errorf("decode a trace event: %w", err)
+		}
+		events = append(events, e)
+	}
+	var mark *traceEvent
+	for i := range events {
+		if events[i].Name == "chat:connected" {
+			mark = &events[i]
+		}
+	}
+	if mark == nil {
+		return 0, 0, errors.New("the trace has no chat:connected mark")
+	}
+	start := -1.0
+	for _, e := range events {
+		if e.Name == "navigationStart" && e.Args.Data.DocumentLoaderURL != "" && e.Pid == mark.Pid && e.Ts <= mark.Ts && e.Ts > start {
+			start = e.Ts
+		}
+	}
+	if start < 0 {
+		return 0, 0, errors.New("the trace has no navigationStart before the chat:connected mark")
+	}
+	var spans []traceEvent
+	for _, e := range events {
+		if e.Ph == "X" && e.Pid == mark.Pid && e.Tid == mark.Tid && e.Ts >= start && e.Ts <= mark.Ts {
+			spans = append(spans, e)
+		}
+	}
+	sort.Slice(spans, func(i, j int) bool {
+		if spans[i].Ts != spans[j].Ts {
+			return spans[i].Ts < spans[j].Ts
+		}
+		return spans[i].Dur > spans[j].Dur
+	})
+	end := -1.0
+	for _, e := range spans {
+		if e.Ts >= end {
+			main += e.Tdur
+			end = e.Ts + e.Dur
+		}
+		if e.Name == "wasm.CompileLazy" {
+			lazy += e.Tdur
+		}
+	}
+	return main / 1000, lazy / 1000, nil
 }
 
 // median returns the median of xs (the mean of the two middle ones for an
@@ -328,12 +441,13 @@ func median(xs []float64) float64 {
 // response, with its URL, which the browser's code cache is keyed by, and
 // as application/wasm, without which instantiateStreaming refuses it: from
 // the network on the first visit, from the service worker's cache on the
-// later ones. The socket is dialled in the Go program's first run, before
+// later ones. The socket is dialled as the Go program starts, before
+// go-app's first render (#connection has no data-state yet) and so before
 // go-app removes its loader. It logs the marks of each start; the timings
 // are BenchmarkStartup's.
 func TestStartup(t *testing.T) {
 	_, ts := startServer(t, "e2e")
-	s := startOnce(t, ts.URL, "")
+	s := startOnce(t, ts.URL, "", "")
 	for _, c := range []struct {
 		name   string
 		m      startupMarks
@@ -364,6 +478,9 @@ func TestStartup(t *testing.T) {
 		if !(m.Dial > 0 && m.Dial < m.LoaderGone) {
 			t.Errorf("%s: the socket was dialled at %.0f ms, not before go-app's loader went at %.0f ms", c.name, m.Dial, m.LoaderGone)
 		}
+		if !m.DialFirst {
+			t.Errorf("%s: the socket was dialled after the page rendered #connection's data-state, not before go-app's first render", c.name)
+		}
 		if !(m.Connected > 0) {
 			t.Errorf("%s: no connected mark", c.name)
 		}
@@ -380,24 +497,29 @@ func TestStartup(t *testing.T) {
 // without -race for figures that mean anything.
 func BenchmarkStartup(b *testing.B) {
 	_, ts := startServer(b, "e2e")
-	var cold, warm, restart []float64
+	var all [3][]startupMarks // cold, warm, restart
 	for i := 0; b.Loop(); i++ {
-		dir := ""
-		if i == 0 && *traceDir != "" {
-			dir = *traceDir
+		s := startOnce(b, ts.URL, *traceDir, fmt.Sprintf("%d-", i))
+		for j, m := range []startupMarks{s.Cold, s.Warm, s.Restart} {
+			b.Logf("%s: %v", startNames[j], m)
+			all[j] = append(all[j], m)
 		}
-		s := startOnce(b, ts.URL, dir)
-		b.Logf("cold: %v", s.Cold)
-		b.Logf("warm: %v", s.Warm)
-		b.Logf("restart: %v", s.Restart)
-		cold = append(cold, s.Cold.Connected)
-		warm = append(warm, s.Warm.Connected)
-		restart = append(restart, s.Restart.Connected)
 	}
 	b.ReportMetric(0, "ns/op")
-	b.ReportMetric(median(cold), "cold-ms")
-	b.ReportMetric(median(warm), "warm-ms")
-	b.ReportMetric(median(restart), "restart-ms")
-	b.Logf("navigation to connected, median of %d: cold %.0f ms %.0f, warm %.0f ms %.0f, restart %.0f ms %.0f",
-		len(cold), median(cold), cold, median(warm), warm, median(restart), restart)
+	for j, ms := range all {
+		var connected, main []float64
+		for _, m := range ms {
+			connected = append(connected, m.Connected)
+			main = append(main, m.MainCPU)
+		}
+		b.ReportMetric(median(connected), startNames[j]+"-ms")
+		if *traceDir != "" {
+			b.ReportMetric(median(main), startNames[j]+"-cpu-ms")
+		}
+		b.Logf("%s: navigation to connected, median of %d: %.0f ms %.0f; main thread CPU (traced) %.0f ms %.0f",
+			startNames[j], len(ms), median(connected), connected, median(main), main)
+	}
 }
+
+// startNames names the starts of startOnce, in order.
+var startNames = [...]string{"cold", "warm", "restart"}
