@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync/atomic"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -16,7 +17,8 @@ import (
 // where tests and tools use it as a protocol client. Read must be called
 // from one goroutine; Send is safe for concurrent use.
 type Conn struct {
-	ws *websocket.Conn
+	ws     *websocket.Conn
+	opened time.Time // when the handshake completed
 }
 
 // Dial opens a connection to the server's WebSocket endpoint at url
@@ -29,7 +31,7 @@ func Dial(ctx context.Context, url string) (*Conn, error) {
 	// The server coalesces events into frames of up to 64 KiB; the browser
 	// side's default limit is 32 KiB.
 	ws.SetReadLimit(event.MaxServerFrameBytes)
-	return &Conn{ws: ws}, nil
+	return &Conn{ws: ws, opened: time.Now()}, nil
 }
 
 // EarlyDial begins to dial url now, in the background, and returns a dial

@@ -9,11 +9,15 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/chatwasm/chat/server"
 )
 
 // acceptor is a WebSocket endpoint that counts the connections it
@@ -129,4 +133,33 @@ func TestEarlyDial(t *testing.T) {
 			t.Fatalf("first call: %v, want the early dial's refusal", err)
 		}
 	})
+}
+
+// TestEarlyDialJoinTimeout proves that a Session counts an early
+// connection's life from its handshake: the server closes a connection
+// that has not joined after its join timeout, counted from the upgrade,
+// and the Session must take that close of a person still at the name
+// prompt for the quiet one it is (a redial at once, never "offline"), even
+// when the page took a while to start after the early dial.
+func TestEarlyDialJoinTimeout(t *testing.T) {
+	t.Parallel()
+	const joinTimeout = 1500 * time.Millisecond
+	url := wsURL(startChat(t, server.Config{JoinTimeout: joinTimeout}))
+	dial := EarlyDial(url)
+	// The page takes a second to start: the early connection is open
+	// that long before the Session takes it. This wait is the scenario,
+	// not a wait for a condition.
+	time.Sleep(time.Second)
+	c := runSession(t, SessionConfig{URL: url, Dial: dial})
+	waitFor(t, func() error {
+		if s := c.rec.state(); s != StateConnected {
+			return fmt.Errorf("state %q", s)
+		}
+		return nil
+	})
+	// Past the server's close of the early connection and the redial.
+	time.Sleep(joinTimeout)
+	if log := c.rec.stateLog(); slices.Contains(log, StateOffline) {
+		t.Fatalf("states %v: the join timeout's close of an early connection was taken for a failure", log)
+	}
 }
