@@ -67,11 +67,11 @@ func (s *Server) pageHandler() (http.Handler, error) {
 		Styles: []string{"/web/app.css"},
 		RawHeaders: []string{
 			`<meta name="color-scheme" content="light dark">`,
-			// The download of app.wasm starts as the page's head is
-			// parsed, not once the deferred scripts have run; the
-			// loader's fetch (same URL, CORS mode, same-origin
-			// credentials) takes this response.
-			`<link rel="preload" href="/` + WasmFile + `" as="fetch" type="application/wasm" crossorigin="anonymous">`,
+			// No preload of app.wasm: fetched at high priority, its
+			// 1.6 MB hold back the page's first paint on a slow
+			// network (Lighthouse mobile: largest contentful paint
+			// 1.6 s without, 10 to 12 s with).
+
 			// go-app's two scripts are deferred, which the browser
 			// fetches at low priority, after the stylesheets and
 			// beside the icons; the loader, and so the compilation,
