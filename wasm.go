@@ -14,5 +14,6 @@ import (
 
 func main() {
 	app.Routes()
+	app.DialEarly()
 	goapp.RunWhenOnBrowser()
 }

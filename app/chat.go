@@ -79,6 +79,7 @@ func (c *Chat) OnMount(ctx goapp.Context) {
 		Room:    event.DefaultRoom,
 		Storage: ctx.LocalStorage(),
 		Tab:     tabID(ctx),
+		Dial:    earlyDial,
 		OnUpdate: func(u client.Update) {
 			ctx.Dispatch(func(ctx goapp.Context) { c.received(ctx, u) })
 		},
@@ -684,6 +685,18 @@ func (c *Chat) renderStatus() goapp.UI {
 	}
 	return status
 }
+
+// earlyDial is the Session's dial func once DialEarly has run; nil means
+// client.Dial.
+var earlyDial func(ctx context.Context, url string) (*client.Conn, error)
+
+// DialEarly begins the connection to the server now, before go-app builds
+// the page: the browser's handshake then goes on while the Go program
+// starts go-app and renders the page, and the Session that Chat makes
+// once mounted takes the connection instead of dialling only then (after
+// the first render). The browser's main calls it, before
+// goapp.RunWhenOnBrowser.
+func DialEarly() { earlyDial = client.EarlyDial(socketURL()) }
 
 // socketURL is the WebSocket endpoint on the page's own host.
 func socketURL() string {

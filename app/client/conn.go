@@ -3,6 +3,9 @@ package client
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"sync/atomic"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -14,7 +17,8 @@ import (
 // where tests and tools use it as a protocol client. Read must be called
 // from one goroutine; Send is safe for concurrent use.
 type Conn struct {
-	ws *websocket.Conn
+	ws     *websocket.Conn
+	opened time.Time // when the handshake completed
 }
 
 // Dial opens a connection to the server's WebSocket endpoint at url
@@ -27,7 +31,54 @@ func Dial(ctx context.Context, url string) (*Conn, error) {
 	// The server coalesces events into frames of up to 64 KiB; the browser
 	// side's default limit is 32 KiB.
 	ws.SetReadLimit(event.MaxServerFrameBytes)
-	return &Conn{ws: ws}, nil
+	return &Conn{ws: ws, opened: time.Now()}, nil
+}
+
+// EarlyDial begins to dial url now, in the background, and returns a dial
+// func for SessionConfig.Dial: its first call takes that connection, or
+// its error, waiting for it if the handshake is not done yet; every later
+// call dials afresh. A page calls it as its program starts, so that the
+// handshake goes on while the page is built, and gives the func to the
+// Session it makes once mounted. It returns once the dial has begun: in
+// the browser, where goroutines take turns on one thread, it yields so
+// that the dialling goroutine creates the WebSocket first.
+func EarlyDial(url string) func(ctx context.Context, url string) (*Conn, error) {
+	type result struct {
+		conn *Conn
+		err  error
+	}
+	early := make(chan result, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
+		defer cancel()
+		conn, err := Dial(ctx, url)
+		early <- result{conn, err}
+	}()
+	runtime.Gosched()
+	var taken atomic.Bool
+	want := url
+	// discard closes the early connection, which no one takes.
+	discard := func() {
+		if r := <-early; r.conn != nil {
+			_ = r.conn.CloseNow()
+		}
+	}
+	return func(ctx context.Context, url string) (*Conn, error) {
+		if !taken.CompareAndSwap(false, true) {
+			return Dial(ctx, url)
+		}
+		if url != want {
+			go discard()
+			return Dial(ctx, url)
+		}
+		select {
+		case r := <-early:
+			return r.conn, r.err
+		case <-ctx.Done():
+			go discard()
+			return nil, fmt.Errorf("dial %s: %w", url, ctx.Err())
+		}
+	}
 }
 
 // Send writes one client event. In the browser it does not block.

@@ -92,14 +92,16 @@ func (s *Session) pause(ctx context.Context, d time.Duration) error {
 // it joined, how long it was open and why it ended.
 func (s *Session) connect(ctx context.Context) (joined bool, lived time.Duration, err error) {
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
-	conn, err := Dial(dctx, s.url)
+	conn, err := s.dial(dctx, s.url)
 	cancel()
 	if err != nil {
 		return false, 0, err
 	}
-	start := time.Now()
+	// From the handshake, not from now: an early dial's connection
+	// (EarlyDial) may have been open a while, and the server's join
+	// timeout counts from its start.
 	joined, err = s.serve(ctx, conn)
-	return joined, time.Since(start), err
+	return joined, time.Since(conn.opened), err
 }
 
 // link is the state of one connection, owned by Run's goroutine.

@@ -5,6 +5,7 @@ package client
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -118,6 +119,10 @@ type SessionConfig struct {
 	// server's deduplication makes a message that two tabs send arrive
 	// once. Zero value means one outbox per room.
 	Tab string
+	// Dial opens each connection to URL. Zero value means Dial; EarlyDial
+	// gives one whose first connection was begun before the Session was
+	// made.
+	Dial func(ctx context.Context, url string) (*Conn, error)
 }
 
 // Update is what changed in a Session, for its owner to show. Events and
@@ -189,6 +194,7 @@ var (
 // SessionConfig.OnUpdate.
 type Session struct {
 	url, first       string // first: the first room, never left
+	dial             func(ctx context.Context, url string) (*Conn, error)
 	storage          Storage
 	onUpdate         func(Update)
 	backoff          Backoff
@@ -252,12 +258,16 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 	if cfg.HeartbeatTimeout <= 0 {
 		cfg.HeartbeatTimeout = event.HeartbeatTimeout
 	}
+	if cfg.Dial == nil {
+		cfg.Dial = Dial
+	}
 	first := cfg.Room
 	if first == "" {
 		first = event.DefaultRoom
 	}
 	s := &Session{
 		url:              cfg.URL,
+		dial:             cfg.Dial,
 		first:            first,
 		storage:          cfg.Storage,
 		onUpdate:         cfg.OnUpdate,

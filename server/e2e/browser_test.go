@@ -159,11 +159,17 @@ func allocatorOptions(execPath, dir string) []chromedp.ExecAllocatorOption {
 // after it logged the console of the page if the test failed.
 func newBrowser(t testing.TB) *browser {
 	t.Helper()
-	execPath := chromiumPath(t)
 	// TempDir first: cleanups run last-in first-out, so the browser is
 	// closed before its profile directory is removed.
-	dir := t.TempDir()
+	return newBrowserIn(t, t.TempDir())
+}
 
+// newBrowserIn is newBrowser with the profile directory dir, which may
+// hold the profile of a browser closed before: a person who opens the
+// browser again. dir must outlive the browser.
+func newBrowserIn(t testing.TB, dir string) *browser {
+	t.Helper()
+	execPath := chromiumPath(t)
 	b := &browser{
 		name:        fmt.Sprintf("browser#%d", browserSeq.Add(1)),
 		userDataDir: dir,

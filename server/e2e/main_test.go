@@ -43,7 +43,7 @@ const presenceGrace = 2 * time.Second
 
 // startServer serves the real client (web/app.wasm, built by make wasm) and
 // the real hub on a random 127.0.0.1 port, with the given version.
-func startServer(t *testing.T, version string) (*server.Server, *httptest.Server) {
+func startServer(t testing.TB, version string) (*server.Server, *httptest.Server) {
 	t.Helper()
 	return startServerConfig(t, server.Config{Version: version})
 }
@@ -51,7 +51,7 @@ func startServer(t *testing.T, version string) (*server.Server, *httptest.Server
 // startServerConfig is startServer for cfg, in which it fills in the
 // assets (the repository's web directory), every log line from Info up
 // and, when zero, presenceGrace; servertest.Start fills in the rest.
-func startServerConfig(t *testing.T, cfg server.Config) (*server.Server, *httptest.Server) {
+func startServerConfig(t testing.TB, cfg server.Config) (*server.Server, *httptest.Server) {
 	t.Helper()
 	if _, err := os.Stat(filepath.Join(repoRoot, server.WasmFile)); err != nil {
 		t.Fatalf("the end-to-end tests need the client: run make wasm first (%v)", err)
