@@ -113,18 +113,27 @@ func (c *client) connect(ctx context.Context) error {
 		_ = ws.CloseNow()
 		return fmt.Errorf("join: %w", err)
 	}
-	if err := ws.Write(ctx, websocket.MessageText, join); err != nil {
-		_ = ws.CloseNow()
-		return refusal{"join", connReason(err)}
+	return c.await(ctx, join)
+}
+
+// await writes first, the frame that starts the join (none when nil), and
+// waits for the reader's answer to the join, or for ctx's end. The
+// connection is closed unless the client joined.
+func (c *client) await(ctx context.Context, first []byte) error {
+	if first != nil {
+		if err := c.ws.Write(ctx, websocket.MessageText, first); err != nil {
+			_ = c.ws.CloseNow()
+			return refusal{"join", connReason(err)}
+		}
 	}
 	select {
 	case err := <-c.joinc:
 		if err != nil {
-			_ = ws.CloseNow()
+			_ = c.ws.CloseNow()
 		}
 		return err
 	case <-ctx.Done():
-		_ = ws.CloseNow()
+		_ = c.ws.CloseNow()
 		return refusal{"join", connReason(ctx.Err())}
 	}
 }

@@ -105,22 +105,7 @@ func (c *client) connectPeer(ctx context.Context) error {
 	c.ws = ws
 	c.done = make(chan struct{})
 	go c.read()
-	if open := c.r.peer.open(); open != nil {
-		if err := ws.Write(ctx, websocket.MessageText, open); err != nil {
-			_ = ws.CloseNow()
-			return refusal{"join", connReason(err)}
-		}
-	}
-	select {
-	case err := <-c.joinc:
-		if err != nil {
-			_ = ws.CloseNow()
-		}
-		return err
-	case <-ctx.Done():
-		_ = ws.CloseNow()
-		return refusal{"join", connReason(ctx.Err())}
-	}
+	return c.await(ctx, c.r.peer.open())
 }
 
 // handlePeer is handle and handleUnjoined for a peer's protocol.
