@@ -32,7 +32,7 @@ FUZZTIME ?= 5m
 # duration's deadline can end a run with a spurious "context deadline
 # exceeded" (a race in Go's fuzz coordinator, go.dev/issue/75804, unfixed in
 # Go 1.26), and a count has no deadline to race.
-FUZZ_TARGETS := ./app/event:FuzzDecodeClient:100000x ./app/event:FuzzEncodePresence:20000x ./server/identity:FuzzVerify:300000x
+FUZZ_TARGETS := ./app/event:FuzzDecodeClient:100000x ./app/event:FuzzEncodePresence:10000x ./server/identity:FuzzVerify:300000x
 
 .PHONY: run build wasm test unit fuzz bench bench-go bench-peers lint vet deps-build deps-test deps-peers clean
 
