@@ -88,12 +88,9 @@ type client struct {
 // within connectTimeout or until ctx ends. It returns a refusal when the
 // server refused the upgrade or the join.
 func (c *client) connect(ctx context.Context) error {
-	if c.r.peer != nil {
-		return c.connectPeer(ctx)
-	}
 	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
-	ws, resp, err := websocket.Dial(ctx, c.r.cfg.URL, nil)
+	ws, resp, err := websocket.Dial(ctx, c.r.dialURL, nil)
 	if err != nil {
 		return refusal{"connect", dialReason(resp, err)}
 	}
@@ -102,6 +99,11 @@ func (c *client) connect(ctx context.Context) error {
 	c.ws = ws
 	c.done = make(chan struct{})
 	go c.read()
+	if c.r.peer != nil {
+		// A peer's open frame; the reader writes the rest of the handshake
+		// and answers joinc.
+		return c.await(ctx, c.r.peer.open())
+	}
 	if c.r.cfg.NoJoin {
 		return nil // connected: the reader answers the pings
 	}

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -89,23 +88,6 @@ func (r *run) encodeSend(room string, index int, n int64, text []byte) ([]byte, 
 		return r.peer.send(nil, room, n, text), nil
 	}
 	return event.Encode(event.Send{Room: room, ID: sendID(r.id, index, n), Text: string(text)})
-}
-
-// connectPeer is connect for a peer's protocol: it dials, starts the reader
-// and writes the open frame; the reader writes the rest of the handshake
-// and answers joinc.
-func (c *client) connectPeer(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
-	defer cancel()
-	ws, resp, err := websocket.Dial(ctx, c.r.dialURL, nil)
-	if err != nil {
-		return refusal{"connect", dialReason(resp, err)}
-	}
-	ws.SetReadLimit(event.MaxServerFrameBytes)
-	c.ws = ws
-	c.done = make(chan struct{})
-	go c.read()
-	return c.await(ctx, c.r.peer.open())
 }
 
 // handlePeer is handle and handleUnjoined for a peer's protocol.

@@ -31,7 +31,7 @@ const settleQuiet = 100 * time.Millisecond
 type run struct {
 	cfg     Config
 	peer    peer   // the peer's protocol, nil for the chat's
-	dialURL string // the endpoint a peer's clients dial
+	dialURL string // the endpoint the clients dial: Config.URL, or a peer's for it
 	id      string // newRunID: tells this run's messages from any other's
 	marker  []byte // stampMarker(id)
 	pong    []byte // the encoded pong, written as is
