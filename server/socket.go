@@ -774,9 +774,10 @@ var ping, _ = event.Encode(event.Ping{})
 // work: it sends the Ping due, if one is, then what the hub queues for the
 // client, one frame per NextUntil, until the queue stayed empty for
 // writerLinger and the client's Idle lets it end. Only one writer runs at
-// a time, so frames keep their order. After each frame it gathers
-// (coalesceDelay, ended early once a frame's worth is queued), so that
-// under load events go out several to a frame. Per frame it makes no
+// a time, so frames keep their order. Work that arrives within
+// coalesceDelay of the last frame waits out the rest of it (ended early
+// once a frame's worth is queued), so that under load events go out
+// several to a frame; work after a quiet spell goes out at once. Per frame it makes no
 // context, timer or allocation: the connection's timers are reset, and a
 // write passes coder/websocket a context it need not watch (writeFrame).
 // Its frame buffer comes from writeBuffers and goes back when it ends.
@@ -789,6 +790,7 @@ func (c *conn) write(ctx context.Context) {
 			writeBuffers.Put(bp)
 		}
 	}()
+	var wrote time.Time // when the last frame went out
 	for {
 		if c.pingDue.Swap(false) {
 			// A frame of its own: a full frame has no room for it.
@@ -796,12 +798,10 @@ func (c *conn) write(ctx context.Context) {
 				return
 			}
 		}
-		var err error
 		c.linger.Reset(writerLinger)
-		buf, err = c.client.NextUntil(ctx, buf[:0], c.idle)
+		err := c.client.Await(ctx, c.idle)
 		c.linger.Stop()
-		switch {
-		case errors.Is(err, hub.ErrIdle):
+		if errors.Is(err, hub.ErrIdle) {
 			if !c.pingDue.Load() && c.client.Idle() {
 				// A heartbeat whose Wake found this writer still running
 				// set pingDue before it: seen here, it gets a writer.
@@ -811,16 +811,21 @@ func (c *conn) write(ctx context.Context) {
 				return
 			}
 			continue
-		case errors.Is(err, hub.ErrSlowConsumer):
-			c.log.Info("closing slow consumer")
-			// The reader sees the close and ends the connection.
-			c.close(event.StatusSlowConsumer, "slow consumer")
-			return
-		case errors.Is(err, hub.ErrClosed) && c.joinState.Load() == joinExpired:
-			// The join timer drained the queue: its notice is out.
-			c.close(event.StatusJoinTimeout, "join timeout")
-			return
-		case err != nil:
+		}
+		if err == nil {
+			// Within coalesceDelay of the last frame, what arrives by
+			// then joins this one; after a quiet spell it goes at once,
+			// and no timer fires.
+			if since := time.Since(wrote); since < coalesceDelay {
+				c.gather.Reset(coalesceDelay - since)
+				c.client.Gather(ctx, c.gather.C)
+				c.gather.Stop()
+			}
+			// Something is queued: this returns at once.
+			buf, err = c.client.NextUntil(ctx, buf[:0], nil)
+		}
+		if err != nil {
+			c.writeEnded(err)
 			return
 		}
 		if c.pingDue.Swap(false) {
@@ -831,11 +836,22 @@ func (c *conn) write(ctx context.Context) {
 		if !c.writeFrame(buf) {
 			return
 		}
-		// Just written: what arrives next, within coalesceDelay, goes out
-		// as one frame.
-		c.gather.Reset(coalesceDelay)
-		c.client.Gather(ctx, c.gather.C)
-		c.gather.Stop()
+		wrote = time.Now()
+	}
+}
+
+// writeEnded closes the connection as the error that ended its writer
+// asks: a slow consumer, or a join that timed out. Any other error is the
+// connection's end, which the reader reports.
+func (c *conn) writeEnded(err error) {
+	switch {
+	case errors.Is(err, hub.ErrSlowConsumer):
+		c.log.Info("closing slow consumer")
+		// The reader sees the close and ends the connection.
+		c.close(event.StatusSlowConsumer, "slow consumer")
+	case errors.Is(err, hub.ErrClosed) && c.joinState.Load() == joinExpired:
+		// The join timer drained the queue: its notice is out.
+		c.close(event.StatusJoinTimeout, "join timeout")
 	}
 }
 

@@ -493,6 +493,22 @@ func (c *Client) Next(ctx context.Context, buf []byte) ([]byte, error) {
 // resets, its heartbeat's: a context with a deadline per frame would cost
 // an allocation and a runtime timer for every frame written.
 func (c *Client) NextUntil(ctx context.Context, buf []byte, until <-chan time.Time) ([]byte, error) {
+	return c.next(ctx, buf, until, true)
+}
+
+// Await blocks as NextUntil does, until there is something to take, and
+// returns nil then without taking it; the next NextUntil returns at once. It
+// returns what NextUntil would: ErrIdle when until fires first, the client's
+// stop, or ctx's error. A writer calls it to learn that work arrived before
+// it decides whether to gather more into the frame.
+func (c *Client) Await(ctx context.Context, until <-chan time.Time) error {
+	_, err := c.next(ctx, nil, until, false)
+	return err
+}
+
+// next is NextUntil, which takes a frame into buf when take is set, and
+// Await, which returns as soon as there is one to take.
+func (c *Client) next(ctx context.Context, buf []byte, until <-chan time.Time, take bool) ([]byte, error) {
 	for {
 		c.mu.Lock()
 		if c.err != nil {
@@ -501,6 +517,10 @@ func (c *Client) NextUntil(ctx context.Context, buf []byte, until <-chan time.Ti
 			return buf, err
 		}
 		if len(c.queue) > 0 {
+			if !take {
+				c.mu.Unlock()
+				return buf, nil
+			}
 			frame, emptied := c.take()
 			c.mu.Unlock()
 			// Copied without the lock: the hub queues for this client
